@@ -1,0 +1,153 @@
+// Configuration is read once, from an env object passed in (never process.env
+// elsewhere), validated, and frozen. A bad value fails fast with the variable's
+// name and the accepted form; secret values never appear in error messages.
+import { parseBoolean, parseBytes, parseDuration } from './lib/units.ts';
+
+export class ConfigError extends Error {}
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  httpHost: string;
+  httpPort: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  migrateOnStart: boolean;
+  logLevel: string;
+  llmBaseUrl: string | undefined;
+  llmApiKey: string | undefined;
+  llmModel: string;
+  llmTimeoutMs: number;
+  whisperxUrl: string | undefined;
+  openclawUrl: string | undefined;
+  providerCheckTimeoutMs: number;
+  dbPoolSize: number;
+  dbStatementTimeoutMs: number;
+  dbConnectTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  bodyLimitBytes: number;
+  batchBodyLimitBytes: number;
+  maxInputBytes: number;
+  maxResultBytes: number;
+  jsonMaxDepth: number;
+  reaperIntervalMs: number;
+  longPollRecheckMs: number;
+  apiTokensFile: string | undefined;
+  apiTokens: string | undefined;
+  authDisabled: boolean;
+  metricsToken: string | undefined;
+  webhookSecrets: string[];
+  webhookAllowedHosts: string[];
+  webhookTimeoutMs: number;
+  webhookMaxAttempts: number;
+  retentionCompletedMs: number;
+  retentionFailedMs: number;
+  retentionCancelledMs: number;
+  purgeIntervalMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads one variable with a parser; the parser throws with the accepted form. */
+function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T, form: string): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  try {
+    return parse(raw.trim());
+  } catch {
+    throw new ConfigError(`${name} is invalid: expected ${form}`);
+  }
+}
+
+function int(min: number, max: number) {
+  return (raw: string) => {
+    if (!/^\d+$/.test(raw)) throw new Error('not an integer');
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error('out of range');
+    return n;
+  };
+}
+
+function url(raw: string): string {
+  const u = new URL(raw);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  return raw.replace(/\/+$/, '');
+}
+
+function dbUrl(raw: string): string {
+  const u = new URL(raw);
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('not postgres');
+  return raw;
+}
+
+function oneOf(values: string[]) {
+  return (raw: string) => {
+    if (!values.includes(raw)) throw new Error('unknown');
+    return raw;
+  };
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m';
+const DURATION_OR_0 = `${DURATION}, or 0 to keep forever`;
+const BOOL = 'true, false, 1 or 0';
+const BYTES = 'a size such as 1048576, 512kb, 2mb';
+
+export function loadConfig(env: Env): Config {
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+  const databaseUrl = read(env, 'DATABASE_URL', undefined, dbUrl, 'a postgres:// URL');
+  if (production && !databaseUrl) throw new ConfigError('DATABASE_URL is required in production');
+
+  const config: Config = {
+    nodeEnv,
+    production,
+    httpHost: read(env, 'HTTP_HOST', '0.0.0.0', (s) => s, 'a host name or address'),
+    httpPort: read(env, 'HTTP_PORT', 8080, int(0, 65535), 'a port number 0-65535'),
+    databaseUrl,
+    dataDir: read(env, 'DATA_DIR', '.data', (s) => s, 'a directory path'),
+    migrateOnStart: read(env, 'MIGRATE_ON_START', true, parseBoolean, BOOL),
+    logLevel: read(env, 'LOG_LEVEL', 'info', oneOf(LOG_LEVELS), LOG_LEVELS.join(', ')),
+    llmBaseUrl: read(env, 'LLM_BASE_URL', undefined, url, 'an http(s) URL'),
+    llmApiKey: env.LLM_API_KEY || undefined,
+    llmModel: read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name'),
+    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, parseDuration, DURATION),
+    whisperxUrl: read(env, 'WHISPERX_URL', undefined, url, 'an http(s) URL'),
+    openclawUrl: read(env, 'OPENCLAW_URL', undefined, url, 'an http(s) URL'),
+    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, parseDuration, DURATION),
+    dbPoolSize: read(env, 'DB_POOL_SIZE', 20, int(2, 1000), 'an integer 2-1000'),
+    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, parseDuration, DURATION),
+    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, parseDuration, DURATION),
+    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, parseDuration, DURATION),
+    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, parseDuration, DURATION),
+    bodyLimitBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
+    batchBodyLimitBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
+    maxInputBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES),
+    maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
+    jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
+    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, parseDuration, DURATION),
+    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, parseDuration, DURATION),
+    apiTokensFile: env.API_TOKENS_FILE || undefined,
+    apiTokens: env.API_TOKENS || undefined,
+    authDisabled: read(env, 'AUTH_DISABLED', false, parseBoolean, BOOL),
+    metricsToken: env.METRICS_TOKEN || undefined,
+    webhookSecrets: read(env, 'WEBHOOK_SECRET', [], list, 'one or more comma-separated secrets'),
+    webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
+    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, parseDuration, DURATION),
+    webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
+    retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
+    retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
+    retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
+    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, parseDuration, DURATION),
+  };
+  return Object.freeze(config);
+}

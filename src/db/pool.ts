@@ -1,0 +1,65 @@
+// One pg Pool per process. Every connection gets a statement_timeout and an
+// idle_in_transaction_session_timeout, so a slow query or an abandoned
+// transaction cannot hold locks or connections forever.
+import pg from 'pg';
+import type { Config } from '../config.ts';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that can run a query: the pool itself or a client inside a transaction. */
+export interface Queryable {
+  query: pg.Pool['query'];
+}
+
+// count(*) (int8) becomes a JS number: our counts stay far below 2^53.
+// timestamptz becomes an RFC 3339 string (what the API returns), not a Date.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => (v === 'infinity' || v === '-infinity' ? v : new Date(v).toISOString()));
+
+export function createPool(
+  connectionString: string,
+  config: Pick<Config, 'dbPoolSize' | 'dbStatementTimeoutMs' | 'dbConnectTimeoutMs'>,
+  applicationName = 'ai-service',
+): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: config.dbPoolSize,
+    connectionTimeoutMillis: config.dbConnectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.dbStatementTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(config.dbStatementTimeoutMs * 2, 5000),
+    application_name: applicationName,
+    keepAlive: true,
+  });
+  // An idle client losing its connection (database restart) must not crash the process;
+  // the pool discards it and the next checkout reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The URL with its password replaced, for logs. */
+export function maskDatabaseUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '*****';
+    return u.toString();
+  } catch {
+    return '[invalid url]';
+  }
+}

@@ -1,0 +1,58 @@
+// createApp(deps) builds the Express app without listening, so tests mount it
+// directly. Order: request log → body parsers → OpenAPI validation → routes →
+// one error handler.
+import path from 'node:path';
+import express, { type Express, type Router } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { requestLogger } from './request-log.ts';
+
+export const SPEC_PATH = path.join(import.meta.dirname, '..', '..', 'openapi.yaml');
+
+export interface AppParts {
+  config: Config;
+  logger: Logger;
+  /** Routers mounted before validation (static files, docs, metrics, health). */
+  openRoutes?: Router[];
+  /** Middleware run after body parsing and before validation (e.g. authentication). */
+  before?: express.RequestHandler[];
+  /** Routers for the documented API. */
+  routes: Router[];
+  /** Response validation against openapi.yaml: on in tests. */
+  validateResponses?: boolean;
+}
+
+export function createApp(parts: AppParts): Express {
+  const { config } = parts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestLogger(parts.logger));
+  for (const r of parts.openRoutes ?? []) app.use(r);
+  app.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').sendFile(SPEC_PATH);
+  });
+
+  const json = (limit: number) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+  app.use('/api/v1/jobs/batch', json(config.batchBodyLimitBytes));
+  app.use(json(config.bodyLimitBytes));
+  for (const mw of parts.before ?? []) app.use(mw);
+
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: SPEC_PATH,
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false },
+      validateResponses: parts.validateResponses ? { removeAdditional: false } : false,
+      validateSecurity: false,
+      validateFormats: true,
+      ignoreUndocumented: false,
+    }),
+  );
+  for (const r of parts.routes) app.use(r);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,24 @@
+// Domain events reported after a state change commits. Metrics implement this;
+// the service does not know who listens.
+import type { JobRow } from '../storage/job-row.ts';
+
+export interface JobEvents {
+  created(jobs: JobRow[]): void;
+  claimed(jobs: JobRow[]): void;
+  completed(job: JobRow): void;
+  failed(job: JobRow, category: string): void;
+  retried(job: JobRow): void;
+  cancelled(job: JobRow): void;
+  leaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void;
+}
+
+const noop = () => {};
+export const noEvents: JobEvents = {
+  created: noop,
+  claimed: noop,
+  completed: noop,
+  failed: noop,
+  retried: noop,
+  cancelled: noop,
+  leaseExpired: noop,
+};

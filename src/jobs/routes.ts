@@ -1,0 +1,73 @@
+// HTTP routes for jobs: read validated input, call one service method, pick the
+// status. Request shapes are already checked by the OpenAPI validator.
+import { Router } from 'express';
+import { decodeCursor, type JobService } from './service.ts';
+import { assertUuid, type JobCreateBody, mergeBatch } from './validate.ts';
+
+export function jobRoutes(service: JobService): Router {
+  const r = Router();
+
+  r.post('/api/v1/jobs', async (req, res) => {
+    const [{ job, created }] = await service.create([req.body as JobCreateBody]);
+    res.status(created ? 201 : 200).location(`/api/v1/jobs/${job.id}`).json(job);
+  });
+
+  r.post('/api/v1/jobs/batch', async (req, res) => {
+    const bodies = mergeBatch(req.body.defaults, req.body.jobs);
+    const results = await service.create(bodies);
+    res.status(201).json({ jobs: results.map((x) => x.job) });
+  });
+
+  r.post('/api/v1/jobs/claim', async (req, res) => {
+    // res 'close' before the response finished means the client went away.
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const jobs = await service.claim(req.body, abort.signal);
+    if (!abort.signal.aborted) res.json({ jobs });
+  });
+
+  r.get('/api/v1/jobs', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const page = await service.list({
+      owner_service: q.owner_service ? [q.owner_service] : undefined,
+      owner_ref: q.owner_ref,
+      task_type: q.task_type,
+      model_profile: q.model_profile,
+      status: q.status,
+      error_category: q.error_category,
+      before_id: q.cursor ? decodeCursor(q.cursor) : undefined,
+      limit: Number(q.limit ?? 50),
+    });
+    res.json(page);
+  });
+
+  r.get('/api/v1/jobs/:id', async (req, res) => {
+    assertUuid(req.params.id);
+    res.json(await service.get(req.params.id));
+  });
+
+  r.post('/api/v1/jobs/:id/heartbeat', async (req, res) => {
+    res.json(await service.heartbeat(req.params.id, req.body.lease_token, req.body.lease_seconds));
+  });
+
+  r.post('/api/v1/jobs/:id/complete', async (req, res) => {
+    res.json(await service.complete(req.params.id, req.body.lease_token, req.body.result));
+  });
+
+  r.post('/api/v1/jobs/:id/fail', async (req, res) => {
+    res.json(await service.fail(req.params.id, req.body));
+  });
+
+  r.post('/api/v1/jobs/:id/retry', async (req, res) => {
+    const body = req.body ?? {};
+    res.json(await service.retry(req.params.id, body.reset_attempts ?? false, body.delay_seconds ?? 0));
+  });
+
+  r.post('/api/v1/jobs/:id/cancel', async (req, res) => {
+    res.json(await service.cancel(req.params.id));
+  });
+
+  return r;
+}

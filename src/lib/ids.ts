@@ -1,0 +1,35 @@
+// UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then a 12-bit per-process sequence
+// (so ids made in the same millisecond still sort in creation order), then random
+// bits. Time-ordered ids let the primary key double as "newest first" and keep
+// B-tree inserts at the right edge.
+import { randomBytes } from 'node:crypto';
+
+let lastMs = 0;
+let seq = 0;
+
+export function uuidv7(now = Date.now()): string {
+  if (now <= lastMs) {
+    seq += 1;
+    if (seq > 0xfff) {
+      // sequence exhausted within one millisecond: borrow the next one
+      lastMs += 1;
+      seq = 0;
+    }
+  } else {
+    lastMs = now;
+    seq = 0;
+  }
+  const b = randomBytes(16);
+  const ms = lastMs;
+  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  b[2] = Math.floor(ms / 2 ** 24) & 0xff;
+  b[3] = Math.floor(ms / 2 ** 16) & 0xff;
+  b[4] = Math.floor(ms / 2 ** 8) & 0xff;
+  b[5] = ms & 0xff;
+  b[6] = 0x70 | ((seq >> 8) & 0x0f);
+  b[7] = seq & 0xff;
+  b[8] = 0x80 | (b[8] & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

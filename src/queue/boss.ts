@@ -1,0 +1,92 @@
+// pg-boss owns the `pgboss` schema, queue definitions and its maintenance loop.
+// Our hot paths write pgboss.job rows directly in the same statement as `jobs`
+// (src/storage), so this module only starts pg-boss and creates queues.
+//
+// Queue settings chosen so pg-boss never acts behind our back on a job we still hold:
+// - expireInSeconds 86400 (the maximum): a backstop far beyond any lease; the lease
+//   reaper acts first and reconciles if pg-boss ever does.
+// - deleteAfterSeconds 0: finished jobs are removed only by our purge, from both stores.
+// - rows are inserted with keep_until = 'infinity', so retention never deletes a
+//   queued job our table still says is pending.
+import { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Queryable } from '../db/pool.ts';
+import { unavailable } from '../http/problem.ts';
+
+export const PGBOSS_SCHEMA = 'pgboss';
+export const BACKSTOP_EXPIRE_SECONDS = 86_400;
+// retention_seconds is an int column; ~63 years keeps it valid and irrelevant.
+const RETENTION_SECONDS = 2_000_000_000;
+
+export function queueName(taskType: string, modelProfile: string): string {
+  return `${taskType}/${modelProfile}`;
+}
+
+export interface BossOptions {
+  migrate: boolean;
+  supervise: boolean;
+}
+
+export async function startBoss(connectionString: string, logger: Logger, opts: BossOptions): Promise<PgBoss> {
+  const boss = new PgBoss({
+    connectionString,
+    schema: PGBOSS_SCHEMA,
+    max: 3,
+    application_name: 'ai-service-pgboss',
+    migrate: opts.migrate,
+    supervise: opts.supervise,
+    schedule: false,
+  } as any);
+  boss.on('error', (err: any) => logger.warn({ err: { message: err?.message, code: err?.code } }, 'pg-boss error'));
+  await boss.start();
+  return boss;
+}
+
+/** Installs or migrates the pgboss schema and stops (used by `npm run migrate`). */
+export async function migrateBoss(connectionString: string, logger: Logger): Promise<void> {
+  const boss = await startBoss(connectionString, logger, { migrate: true, supervise: false });
+  await boss.stop({ graceful: false, wait: true } as any);
+}
+
+export async function bossInstalled(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query(`SELECT to_regclass('${PGBOSS_SCHEMA}.version') IS NOT NULL AS ok`);
+  return rows[0].ok;
+}
+
+/**
+ * Creates pg-boss queues on first use and remembers them. createQueue cannot join
+ * our transaction (pg-boss takes no `db` there), so queues are created before the
+ * job statement; an empty queue left by a failed create is harmless.
+ */
+export class QueueRegistry {
+  private readonly known = new Set<string>();
+  private readonly getBoss: () => PgBoss | undefined;
+  private readonly db: Queryable;
+
+  /** getBoss returns undefined until pg-boss has started (schema not yet current). */
+  constructor(getBoss: () => PgBoss | undefined, db: Queryable) {
+    this.getBoss = getBoss;
+    this.db = db;
+  }
+
+  async ensure(pairs: Iterable<{ task_type: string; model_profile: string }>): Promise<void> {
+    for (const { task_type, model_profile } of pairs) {
+      const name = queueName(task_type, model_profile);
+      if (this.known.has(name)) continue;
+      const boss = this.getBoss();
+      if (!boss) throw unavailable('migrations_pending', 'the queue is not started yet');
+      await boss.createQueue(name, {
+        expireInSeconds: BACKSTOP_EXPIRE_SECONDS,
+        retentionSeconds: RETENTION_SECONDS,
+        deleteAfterSeconds: 0,
+        retryLimit: 0,
+      } as any);
+      await this.db.query(
+        `INSERT INTO job_queues (name, task_type, model_profile) VALUES ($1::text, $2::text, $3::text)
+         ON CONFLICT (name) DO NOTHING`,
+        [name, task_type, model_profile],
+      );
+      this.known.add(name);
+    }
+  }
+}

@@ -1,0 +1,199 @@
+// The composition root: database (given or embedded), migrations, pg-boss, the
+// HTTP app, the leader's periodic tasks, and an orderly shutdown.
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Express } from 'express';
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
+import { migrate, pendingMigrations } from './db/migrate.ts';
+import { createPool, maskDatabaseUrl, type Pool } from './db/pool.ts';
+import { createApp } from './http/app.ts';
+import { healthRoutes, type Readiness } from './http/health.ts';
+import { unavailable } from './http/problem.ts';
+import { JobService } from './jobs/service.ts';
+import { jobRoutes } from './jobs/routes.ts';
+import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
+import { Leader } from './queue/leader.ts';
+import { Waiters } from './queue/waiters.ts';
+import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
+import { rollupStats } from './storage/stats.ts';
+import { statsRoutes } from './stats/routes.ts';
+import { StatsService } from './stats/service.ts';
+
+export interface ServiceOptions {
+  /** Validate responses against openapi.yaml (tests). */
+  validateResponses?: boolean;
+  /** Retry backoff for failed attempts (tests shorten it). */
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export interface RunningService {
+  app: Express;
+  server: Server | undefined;
+  pool: Pool;
+  databaseUrl: string;
+  url: string;
+  jobs: JobService;
+  leader: Leader;
+  close(): Promise<void>;
+}
+
+const SCHEMA_POLL_MS = 2000;
+export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
+
+async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
+  logger.info({ url: maskDatabaseUrl(embedded.url) }, 'DATABASE_URL is not set: started embedded PostgreSQL');
+  return { url: embedded.url, embedded };
+}
+
+export async function startService(
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions = {},
+  listen = true,
+): Promise<RunningService> {
+  const { url, embedded } = await resolveDatabase(config, logger);
+  const pool = createPool(url, config);
+  let boss: PgBoss | undefined;
+  let schemaReady = false;
+  let schemaTimer: NodeJS.Timeout | undefined;
+  const stopping = new AbortController();
+
+  const checkSchema = async (): Promise<string | undefined> => {
+    if (schemaReady) return undefined;
+    const pending = await pendingMigrations(pool);
+    if (pending.length) return `pending migrations: ${pending.join(', ')}; run npm run migrate`;
+    if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
+    return undefined;
+  };
+  const bringUp = async () => {
+    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    schemaReady = true;
+  };
+
+  if (config.migrateOnStart) {
+    const applied = await migrate(pool);
+    if (applied.length) logger.info({ applied }, 'applied migrations');
+    await bringUp();
+  } else {
+    const problem = await checkSchema();
+    if (problem) {
+      logger.warn({ problem }, 'MIGRATE_ON_START=false and the schema is not current: not ready until it is');
+      const poll = async () => {
+        if (stopping.signal.aborted) return;
+        const p = await checkSchema().catch((e: Error) => e.message);
+        if (!p) await bringUp().catch((err) => logger.warn({ err }, 'pg-boss failed to start'));
+        if (!schemaReady) schemaTimer = setTimeout(poll, SCHEMA_POLL_MS);
+        else logger.info('schema is current: ready');
+      };
+      schemaTimer = setTimeout(poll, SCHEMA_POLL_MS);
+    } else {
+      await bringUp();
+    }
+  }
+
+  const queues = new QueueRegistry(() => boss, pool);
+  const waiters = new Waiters(url, logger);
+  await waiters.start();
+  const jobs = new JobService({
+    pool,
+    queues,
+    waiters,
+    inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
+    resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    longPollRecheckMs: config.longPollRecheckMs,
+    stopping: stopping.signal,
+  });
+  const stats = new StatsService(pool);
+
+  const leader = new Leader(url, logger, [
+    {
+      name: 'lease-reaper',
+      intervalMs: config.reaperIntervalMs,
+      run: async () => {
+        await reconcileRunning(pool);
+        for (;;) {
+          const reaped = await reapExpiredLeases(pool);
+          if (reaped.length) jobs.reportLeaseExpired(reaped);
+          if (reaped.length < 500) break;
+        }
+      },
+    },
+    { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+  ]);
+  if (schemaReady) leader.start();
+  else {
+    const startLeader = setInterval(() => {
+      if (schemaReady) {
+        clearInterval(startLeader);
+        leader.start();
+      }
+    }, 500);
+    stopping.signal.addEventListener('abort', () => clearInterval(startLeader));
+  }
+
+  const readiness: Readiness = {
+    shuttingDown: false,
+    schemaProblem: checkSchema,
+    pingDatabase: async () => {
+      await pool.query('SELECT 1');
+    },
+  };
+  const app = createApp({
+    config,
+    logger,
+    openRoutes: [healthRoutes(readiness)],
+    before: [
+      (req, _res, next) =>
+        schemaReady || !req.path.startsWith('/api/')
+          ? next()
+          : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
+    ],
+    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    validateResponses: options.validateResponses,
+  });
+
+  let server: Server | undefined;
+  let address = '';
+  if (listen) {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.httpPort, config.httpHost, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    server.requestTimeout = config.requestTimeoutMs;
+    server.headersTimeout = Math.min(config.requestTimeoutMs, 20_000);
+    server.keepAliveTimeout = 5000;
+    const a = server.address();
+    address = typeof a === 'object' && a ? `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
+    logger.info({ url: address }, 'ai-service listening');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      readiness.shuttingDown = true;
+      stopping.abort();
+      clearTimeout(schemaTimer);
+      if (server) {
+        const s = server;
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        const timer = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutMs);
+        await closed;
+        clearTimeout(timer);
+      }
+      await leader.stop();
+      await waiters.stop();
+      await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
+      await pool.end().catch(() => {});
+      await embedded?.stop();
+    })();
+    return closing;
+  };
+
+  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, close };
+}

@@ -1,0 +1,67 @@
+// Producer/operator transitions: retry and cancel. Both may act on a running job,
+// which revokes its lease: the attempt is closed, so the worker's later calls with
+// that token match nothing and get 409.
+import type { Queryable } from '../db/pool.ts';
+import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { JOB_COLUMNS, type JobRow } from './job-row.ts';
+
+const RETRY = `
+WITH old AS (
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('failed', 'running') FOR UPDATE
+),
+j AS (
+  UPDATE jobs SET status = 'pending',
+    attempts = CASE WHEN $2::boolean THEN 0 ELSE attempts END,
+    -- without a reset, a job with no attempts left gets one more
+    max_attempts = CASE WHEN $2::boolean THEN max_attempts ELSE GREATEST(max_attempts, attempts + 1) END,
+    run_after = now() + make_interval(secs => $3::int),
+    lease_expires_at = NULL, finished_at = NULL, updated_at = now()
+  FROM old WHERE jobs.id = old.id
+  RETURNING jobs.*, old.old_status
+),
+a AS (
+  UPDATE job_attempts t SET finished_at = now(), outcome = 'revoked'
+  FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
+),
+b AS (
+  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'retry', start_after = j.run_after, completed_on = NULL,
+    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END
+  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state IN ('failed', 'active') RETURNING p.id
+)
+SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
+
+export async function retryJob(
+  db: Queryable,
+  id: string,
+  resetAttempts: boolean,
+  delaySeconds: number,
+): Promise<JobRow | undefined> {
+  const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds]);
+  if (rows[0]) delete rows[0].ok;
+  return rows[0];
+}
+
+const CANCEL = `
+WITH old AS (
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('pending', 'running') FOR UPDATE
+),
+j AS (
+  UPDATE jobs SET status = 'cancelled', lease_expires_at = NULL, finished_at = now(), updated_at = now()
+  FROM old WHERE jobs.id = old.id
+  RETURNING jobs.*, old.old_status
+),
+a AS (
+  UPDATE job_attempts t SET finished_at = now(), outcome = 'cancelled'
+  FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
+),
+b AS (
+  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'cancelled', completed_on = now()
+  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state <= 'active' RETURNING p.id
+)
+SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
+
+export async function cancelJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  const { rows } = await db.query(CANCEL, [id]);
+  if (rows[0]) delete rows[0].ok;
+  return rows[0];
+}

@@ -1,0 +1,70 @@
+// Creating jobs: one statement inserts the `jobs` rows and their pg-boss rows
+// together (a data-modifying CTE is atomic), so a create costs one round trip.
+// The pg-boss row mirrors what pg-boss's own insert() writes for a standard queue,
+// except keep_until = 'infinity' and deletion_seconds = 0 (see queue/boss.ts).
+import type { Queryable } from '../db/pool.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { JOB_COLUMNS, type JobRow } from './job-row.ts';
+
+export interface NewJob {
+  id: string;
+  owner_service: string;
+  owner_ref: string;
+  task_type: string;
+  model_profile: string;
+  priority: number;
+  input: Record<string, unknown>;
+  max_attempts: number;
+  idempotency_key: string | null;
+  request_hash: string;
+  run_after: string | null;
+  callback_url: string | null;
+  callback_events: string[] | null;
+}
+
+const INSERT_JOBS = `
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json) AS x (
+    id uuid, owner_service text, owner_ref text, task_type text, model_profile text, priority int,
+    input jsonb, max_attempts int, idempotency_key text, request_hash text, run_after timestamptz,
+    callback_url text, callback_events text[])
+),
+inserted AS (
+  INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input,
+                    max_attempts, idempotency_key, request_hash, run_after, callback_url, callback_events)
+  SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
+         max_attempts, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
+  FROM input
+  ON CONFLICT (owner_service, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING *
+),
+boss AS (
+  INSERT INTO ${PGBOSS_SCHEMA}.job (id, name, data, priority, state, retry_limit, expire_seconds,
+                                    deletion_seconds, keep_until, start_after, created_on, policy)
+  SELECT id, queue, jsonb_build_object('owner_service', owner_service, 'owner_ref', owner_ref), priority,
+         'created', max_attempts - 1, ${BACKSTOP_EXPIRE_SECONDS}, 0, 'infinity', run_after, created_at, 'standard'
+  FROM inserted
+  RETURNING id
+)
+SELECT ${JOB_COLUMNS}, (SELECT count(*) FROM boss) AS boss_rows FROM inserted`;
+
+/** Inserts the jobs that are new; idempotent duplicates are skipped (returned rows are the new ones). */
+export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
+  const { rows } = await db.query(INSERT_JOBS, [JSON.stringify(jobs)]);
+  if (rows.length > 0 && rows[0].boss_rows !== rows.length) throw new Error('pg-boss rows do not match jobs rows');
+  for (const r of rows) delete r.boss_rows;
+  return rows;
+}
+
+/** Existing jobs for (owner_service, idempotency_key) pairs, with their request hash. */
+export async function findByIdempotencyKeys(
+  db: Queryable,
+  keys: { owner_service: string; idempotency_key: string }[],
+): Promise<(JobRow & { request_hash: string })[]> {
+  const { rows } = await db.query(
+    `SELECT ${JOB_COLUMNS}, request_hash FROM jobs
+     WHERE (owner_service, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [keys.map((k) => k.owner_service), keys.map((k) => k.idempotency_key)],
+  );
+  return rows;
+}

@@ -1,0 +1,131 @@
+// Worker calls on a held lease: heartbeat, complete, fail. Each is one statement
+// that changes `jobs`, the attempt record and the pg-boss row together, and only
+// when the lease token is current and unexpired. The pg-boss update is fenced on
+// state = 'active' AND retry_count = attempts - 1 (pg-boss's own attempt fence);
+// if pg-boss disagrees, ai_assert aborts the whole statement.
+import type { Queryable } from '../db/pool.ts';
+import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { JOB_COLUMNS, type JobRow } from './job-row.ts';
+
+const HOLDS_LEASE = `id = $1::uuid AND status = 'running' AND lease_token = $2::uuid AND lease_expires_at > now()`;
+
+const FENCE = `p.name = j.queue AND p.id = j.id AND p.state = 'active' AND p.retry_count = j.attempts - 1`;
+
+const HEARTBEAT = `
+WITH j AS (
+  UPDATE jobs SET lease_expires_at = now() + make_interval(secs => COALESCE($3::int, lease_seconds)), updated_at = now()
+  WHERE ${HOLDS_LEASE}
+  RETURNING id, queue, attempts, lease_expires_at
+),
+a AS (
+  UPDATE job_attempts t SET lease_expires_at = j.lease_expires_at FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+),
+b AS (
+  UPDATE ${PGBOSS_SCHEMA}.job p SET heartbeat_on = now() FROM j WHERE ${FENCE} RETURNING p.id
+)
+SELECT id, lease_expires_at, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+
+export async function heartbeat(
+  db: Queryable,
+  id: string,
+  token: string,
+  leaseSeconds: number | undefined,
+): Promise<{ id: string; lease_expires_at: string } | undefined> {
+  const { rows } = await db.query({ name: 'heartbeat', text: HEARTBEAT, values: [id, token, leaseSeconds ?? null] });
+  if (!rows[0]) return undefined;
+  return { id: rows[0].id, lease_expires_at: rows[0].lease_expires_at };
+}
+
+const COMPLETE = `
+WITH j AS (
+  UPDATE jobs SET status = 'completed', result = $3::jsonb, finished_at = now(), updated_at = now(), lease_expires_at = NULL
+  WHERE ${HOLDS_LEASE}
+  RETURNING *
+),
+a AS (
+  UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+),
+b AS (
+  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'completed', completed_on = now() FROM j WHERE ${FENCE} RETURNING p.id
+)
+SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+
+export async function completeJob(db: Queryable, id: string, token: string, result: unknown): Promise<JobRow | undefined> {
+  const { rows } = await db.query({ name: 'complete', text: COMPLETE, values: [id, token, JSON.stringify(result)] });
+  if (rows[0]) delete rows[0].ok;
+  return rows[0];
+}
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+// Retry delay: retry_after_seconds when the worker gave one, else exponential
+// backoff with "equal jitter": half fixed, half random, capped.
+const FAIL = `
+WITH j AS (
+  UPDATE jobs SET
+    status = CASE WHEN $4::boolean AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+    error = $3::jsonb, error_at = now(), updated_at = now(), lease_expires_at = NULL,
+    run_after = CASE WHEN $4::boolean AND attempts < max_attempts
+      THEN now() + make_interval(secs => COALESCE($5::float8,
+        LEAST($7::float8, $6::float8 * 2 ^ (attempts - 1)) * (0.5 + random() / 2) / 1000))
+      ELSE run_after END,
+    finished_at = CASE WHEN $4::boolean AND attempts < max_attempts THEN NULL ELSE now() END
+  WHERE ${HOLDS_LEASE}
+  RETURNING *
+),
+a AS (
+  UPDATE job_attempts t SET finished_at = now(), error = $3::jsonb,
+    outcome = CASE WHEN j.status = 'pending' THEN 'retried' ELSE 'failed' END
+  FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+),
+b AS (
+  UPDATE ${PGBOSS_SCHEMA}.job p SET
+    state = (CASE WHEN j.status = 'pending' THEN 'retry' ELSE 'failed' END)::${PGBOSS_SCHEMA}.job_state,
+    start_after = CASE WHEN j.status = 'pending' THEN j.run_after ELSE p.start_after END,
+    completed_on = CASE WHEN j.status = 'pending' THEN NULL ELSE now() END,
+    output = $3::jsonb
+  FROM j WHERE ${FENCE} RETURNING p.id
+)
+SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+
+export interface FailParams {
+  error: { category: string; message: string };
+  retryable: boolean;
+  retryAfterSeconds?: number;
+}
+
+export async function failJob(
+  db: Queryable,
+  id: string,
+  token: string,
+  p: FailParams,
+  backoff: Backoff,
+): Promise<JobRow | undefined> {
+  const { rows } = await db.query({
+    name: 'fail',
+    text: FAIL,
+    values: [id, token, JSON.stringify(p.error), p.retryable, p.retryAfterSeconds ?? null, backoff.baseMs, backoff.maxMs],
+  });
+  if (rows[0]) delete rows[0].ok;
+  return rows[0];
+}
+
+/**
+ * Why a lease call matched nothing: the job's existence, and how the attempt that
+ * held this token ended (null while it is still open or if the token never existed).
+ */
+export async function leaseOutcome(
+  db: Queryable,
+  id: string,
+  token: string,
+): Promise<{ exists: boolean; outcome: string | null }> {
+  const { rows } = await db.query(
+    `SELECT (SELECT outcome FROM job_attempts WHERE job_id = $1::uuid AND lease_token = $2::uuid) AS outcome
+     FROM jobs WHERE id = $1::uuid`,
+    [id, token],
+  );
+  return rows[0] ? { exists: true, outcome: rows[0].outcome } : { exists: false, outcome: null };
+}
