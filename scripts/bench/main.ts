@@ -1,0 +1,124 @@
+// `npm run bench [-- --quick] [-- --scenario N] [-- --profile]`
+//
+// Measures the service over real HTTP against the same work done in-process with
+// pg + pg-boss, in one run on one PostgreSQL server (README "Performance").
+// --quick runs every scenario at toy sizes in a few seconds (CI: it keeps the
+// harness working and asserts nothing about speed). --profile starts the service
+// with --cpu-prof, writing a .cpuprofile to bench/results/profiles/ at exit.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { BaselineDriver } from './baseline-driver.ts';
+import type { QueueRef } from './driver.ts';
+import { REPO_ROOT, type ServiceProcess, startDatabases, startServiceProcess } from './env.ts';
+import { HttpDriver } from './http-driver.ts';
+import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts';
+import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
+import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
+import { batchCreate, claimAndComplete, lifecycle, singleCreate } from './scenarios-write.ts';
+import { vacuumAnalyze } from './seed.ts';
+
+const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<Metric[]> }> = {
+  1: { title: 'single create, 8 concurrent clients', run: singleCreate },
+  2: { title: 'batch create of 1,000 jobs', run: batchCreate },
+  3: { title: 'claim (limit 50) + complete, 8 workers', run: claimAndComplete },
+  4: { title: 'full lifecycle create → claim → complete, 8 concurrent', run: lifecycle },
+  5: { title: 'claim latency, 100,000 pending over 20 queues', run: claimLatency },
+  6: { title: 'GET /api/v1/stats with 1,000,000 jobs', run: statsLatency },
+  7: { title: 'long-poll wake-up latency', run: wakeLatency },
+  8: { title: 'service RSS at the end of the run', run: serviceMemory },
+};
+/** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
+const BASELINE_POOL_SIZE = 20;
+const WARM_JOBS_PER_QUEUE = 20;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scenario: { type: 'string', multiple: true },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const selected = (args.scenario ?? Object.keys(SCENARIOS)).map(Number);
+for (const n of selected) if (!SCENARIOS[n]) throw new Error(`--scenario must be one of 1-8, got ${n}`);
+
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanup(): Promise<void> {
+  while (cleanups.length) await cleanups.pop()!().catch((err) => console.error('cleanup:', err.message));
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+}
+
+async function warmQueues(service: HttpDriver, baseline: BaselineDriver, queues: QueueRef[], pools: pg.Pool[]) {
+  for (const d of [service, baseline]) {
+    for (const q of queues) await d.createBatch(q, WARM_JOBS_PER_QUEUE);
+    for (let turn = 0; ; turn++) {
+      const jobs = await d.claim(queues, WARM_JOBS_PER_QUEUE, turn);
+      if (jobs.length) await d.complete(jobs);
+      else if (turn >= queues.length) break;
+    }
+  }
+  await Promise.all(pools.map(vacuumAnalyze));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const loadStart = os.loadavg();
+  const sizes = args.quick ? QUICK : FULL;
+  const log = (m: string) => console.log(m);
+
+  const dbs = await startDatabases(process.env.BENCH_DATABASE_URL);
+  cleanups.push(() => dbs.stop());
+  const profileDir = path.join(REPO_ROOT, 'bench', 'results', 'profiles');
+  const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const service: ServiceProcess = await startServiceProcess(dbs.serviceUrl, nodeArgs);
+  cleanups.push(() => service.stop());
+  const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4 });
+  const baselineSql = new pg.Pool({ connectionString: dbs.baselineUrl, max: 4 });
+  cleanups.push(() => serviceSql.end(), () => baselineSql.end());
+  const baseline = await BaselineDriver.start(dbs.baselineUrl, BASELINE_POOL_SIZE);
+  cleanups.push(() => baseline.close());
+
+  const ctx: Context = {
+    sizes,
+    quick: args.quick!,
+    service,
+    serviceSql,
+    baselineSql,
+    baseline,
+    http: (connections) => new HttpDriver(service.url, connections),
+    warmQueues: async (queues) => {
+      const http = new HttpDriver(service.url, 2);
+      await warmQueues(http, baseline, queues, [serviceSql, baselineSql]).finally(() => http.close());
+    },
+    log,
+  };
+
+  const metrics: Metric[] = [];
+  for (const n of selected) {
+    log(`[${n}] ${SCENARIOS[n].title}`);
+    const t0 = Date.now();
+    metrics.push(...(await SCENARIOS[n].run(ctx)));
+    log(`    done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  const info: RunInfo = {
+    date: new Date().toISOString(),
+    quick: args.quick!,
+    scenarios: selected,
+    ...machineInfo(),
+    postgres: dbs.postgresVersion,
+    loadAverage: { start: loadStart, end: os.loadavg() },
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  printTable(info, metrics);
+  console.log(`\nresults: ${path.relative(REPO_ROOT, writeResults(info, metrics))} (${info.durationSeconds} s)`);
+}
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
