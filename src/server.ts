@@ -21,6 +21,7 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
@@ -70,8 +71,21 @@ export async function startService(
     if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
     return undefined;
   };
+  const webhookConfig = {
+    secrets: config.webhookSecrets,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    pollMs: config.webhookPollMs,
+  };
+  let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    await ensureWebhookQueue(b, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer.start();
+    boss = b;
     schemaReady = true;
   };
 
@@ -108,6 +122,7 @@ export async function startService(
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
   });
   const stats = new StatsService(pool);
 
@@ -186,6 +201,7 @@ export async function startService(
         await closed;
         clearTimeout(timer);
       }
+      await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
