@@ -42,6 +42,8 @@ export interface RunningService {
 }
 
 const SCHEMA_POLL_MS = 2000;
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
 export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
@@ -81,7 +83,9 @@ export async function startService(
   };
   let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    // pg-boss's own supervisor is off on every replica: the leader runs its passes
+    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
     deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
     deliverer.start();
@@ -140,6 +144,7 @@ export async function startService(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
   else {
