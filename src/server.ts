@@ -26,8 +26,6 @@ import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -44,7 +42,6 @@ export interface RunningService {
 const SCHEMA_POLL_MS = 2000;
 /** pg-boss's default supervise interval. */
 const PGBOSS_SUPERVISE_MS = 60_000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -123,7 +120,7 @@ export async function startService(
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
