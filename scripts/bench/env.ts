@@ -24,6 +24,8 @@ export interface Databases {
   serviceUrl: string;
   baselineUrl: string;
   postgresVersion: string;
+  /** The embedded server's postmaster (for CPU accounting); undefined for BENCH_DATABASE_URL. */
+  postmasterPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -83,7 +85,10 @@ export async function startDatabases(givenUrl: string | undefined): Promise<Data
     const baselineUrl = withDatabase(serverUrl, 'bench_baseline');
     await migrateAll(serviceUrl);
     await migrateAll(baselineUrl);
-    return { serviceUrl, baselineUrl, postgresVersion, stop };
+    const postmasterPid = dataDir
+      ? Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0])
+      : undefined;
+    return { serviceUrl, baselineUrl, postgresVersion, postmasterPid, stop };
   } catch (err) {
     await stop();
     throw err;

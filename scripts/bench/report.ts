@@ -81,6 +81,28 @@ export function printTable(info: RunInfo, metrics: Metric[]): void {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows.slice(1)) console.log(line(r));
   for (const m of metrics) if (m.note) console.log(`  [${m.scenario}] ${m.note}`);
+  printCpu(info, metrics);
+}
+
+/**
+ * CPU per job by process and the throughput that CPU alone allows on this
+ * machine (cores × 1000 / ms per job, the load generator's share included since
+ * it runs on the same cores).
+ */
+function printCpu(info: RunInfo, metrics: Metric[]): void {
+  const rows = metrics.filter((m) => m.cpuPerJob);
+  if (!rows.length) return;
+  const ms = (n: number | null) => (n === null ? '-' : n.toFixed(3));
+  const bound = (...parts: (number | null)[]) =>
+    Math.round((info.cores * 1000) / parts.reduce<number>((a, b) => a + (b ?? 0), 0)).toLocaleString('en-US');
+  console.log('\nCPU ms per job: service = node service + PostgreSQL + HTTP client; baseline = node (pg-boss) + PostgreSQL');
+  for (const m of rows) {
+    const { service: s, baseline: b } = m.cpuPerJob!;
+    console.log(
+      `  [${m.scenario}] service ${ms(s.service)} + ${ms(s.postgres)} + ${ms(s.bench)} (CPU bound ${bound(s.service, s.postgres, s.bench)} jobs/s)` +
+        ` | baseline ${ms(b.bench)} + ${ms(b.postgres)} (CPU bound ${bound(b.bench, b.postgres)} jobs/s)`,
+    );
+  }
 }
 
 /** Writes bench/results/<timestamp>.json and returns its path. */

@@ -5,6 +5,7 @@
 import type { RecordableHistogram } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { BaselineDriver } from './baseline-driver.ts';
+import { type CpuSnapshot, cpuDelta, cpuSum } from './cpu.ts';
 import type { QueueRef } from './driver.ts';
 import type { ServiceProcess } from './env.ts';
 import type { HttpDriver } from './http-driver.ts';
@@ -58,6 +59,8 @@ export interface Context {
   /** Warms each queue on both sides (creates it, pushes a job through) before measuring. */
   warmQueues(queues: QueueRef[]): Promise<void>;
   log(message: string): void;
+  /** CPU used so far by the service, PostgreSQL and this process. */
+  cpu(): CpuSnapshot;
 }
 
 export interface Target {
@@ -77,6 +80,8 @@ export interface Metric {
   baseline: number | null;
   target?: Target;
   note?: string;
+  /** CPU ms per job by process, for throughput metrics. */
+  cpuPerJob?: Side<CpuSnapshot>;
 }
 
 export function targetMet(m: Metric): boolean | null {
@@ -95,15 +100,47 @@ const ORDER = ['service', 'baseline', 'baseline', 'service'] as const;
  * Runs `fn` for each side in the order service, baseline, baseline, service and
  * merges the two halves of each side.
  */
-export async function abba<T>(sides: Side<T>, fn: (x: T) => Promise<LoopResult>): Promise<Side<LoopResult>> {
+export async function abba<T>(
+  ctx: Context,
+  sides: Side<T>,
+  fn: (x: T) => Promise<LoopResult>,
+): Promise<Side<LoopResult>> {
   const halves: Side<LoopResult[]> = { service: [], baseline: [] };
-  for (const side of ORDER) halves[side].push(await fn(sides[side]));
+  for (const side of ORDER) halves[side].push(await measured(ctx, () => fn(sides[side])));
   return { service: merge(halves.service), baseline: merge(halves.baseline) };
+}
+
+/** Runs fn and attaches the CPU every process spent meanwhile. */
+export async function measured(ctx: Context, fn: () => Promise<LoopResult>): Promise<LoopResult> {
+  const before = ctx.cpu();
+  const r = await fn();
+  return { ...r, cpu: cpuDelta(before, ctx.cpu()) };
 }
 
 function merge([a, b]: LoopResult[]): LoopResult {
   a.latency.add(b.latency);
-  return { units: a.units + b.units, ops: a.ops + b.ops, elapsedMs: a.elapsedMs + b.elapsedMs, latency: a.latency };
+  return {
+    units: a.units + b.units,
+    ops: a.ops + b.ops,
+    elapsedMs: a.elapsedMs + b.elapsedMs,
+    latency: a.latency,
+    cpu: a.cpu && b.cpu ? cpuSum(a.cpu, b.cpu) : undefined,
+  };
+}
+
+/** CPU milliseconds per unit of work, per process, for each side. */
+export function cpuPerUnit(r: Side<LoopResult>): Side<CpuSnapshot> | undefined {
+  const per = (x: LoopResult): CpuSnapshot | undefined =>
+    x.cpu && x.units
+      ? {
+          service: x.cpu.service / x.units,
+          postgres: x.cpu.postgres === null ? null : x.cpu.postgres / x.units,
+          bench: x.cpu.bench / x.units,
+        }
+      : undefined;
+  const service = per(r.service);
+  const baseline = per(r.baseline);
+  return service && baseline ? { service, baseline } : undefined;
 }
 
 /** Same schedule for sampled latencies. */

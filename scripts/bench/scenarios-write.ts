@@ -3,7 +3,7 @@
 import type { Driver, QueueRef } from './driver.ts';
 import { type LoopResult, perSecond, pMs, runLoops } from './load.ts';
 import { ALL_PENDING, seedJobs, vacuumAnalyze } from './seed.ts';
-import { abba, BATCH_CONCURRENCY, BATCH_SIZE, CONCURRENCY, type Context, type Metric, type Side } from './scenario.ts';
+import { abba, BATCH_CONCURRENCY, cpuPerUnit, measured, BATCH_SIZE, CONCURRENCY, type Context, type Metric, type Side } from './scenario.ts';
 
 /** The largest time a drain (scenario 3) may take per side before it is cut short. */
 const DRAIN_LIMIT_MS = { full: 30_000, quick: 5000 };
@@ -20,11 +20,19 @@ async function warmThenAbba(
     }
   }
   const half = ctx.sizes.measureMs / 2;
-  return abba(sides, (d) => runLoops({ concurrency, durationMs: half }, (w) => op(d, w)));
+  return abba(ctx, sides, (d) => runLoops({ concurrency, durationMs: half }, (w) => op(d, w)));
 }
 
 function throughput(scenario: number, name: string, r: Side<LoopResult>, extra: Partial<Metric> = {}): Metric {
-  return { scenario, name, unit: 'jobs/s', value: perSecond(r.service), baseline: perSecond(r.baseline), ...extra };
+  return {
+    scenario,
+    name,
+    unit: 'jobs/s',
+    value: perSecond(r.service),
+    baseline: perSecond(r.baseline),
+    cpuPerJob: cpuPerUnit(r),
+    ...extra,
+  };
 }
 
 function latency(scenario: number, name: string, r: Side<LoopResult>, p: number, extra: Partial<Metric> = {}): Metric {
@@ -79,12 +87,14 @@ export async function batchCreate(ctx: Context): Promise<Metric[]> {
 /** Claims `limit` and completes them until the queue is empty (or the time limit). */
 async function drain(ctx: Context, d: Driver, q: QueueRef, limit: number): Promise<LoopResult> {
   const durationMs = ctx.quick ? DRAIN_LIMIT_MS.quick : DRAIN_LIMIT_MS.full;
-  return runLoops({ concurrency: CONCURRENCY, durationMs }, async (w) => {
-    const jobs = await d.claim([q], limit, w);
-    if (!jobs.length) return null;
-    await d.complete(jobs);
-    return jobs.length;
-  });
+  return measured(ctx, () =>
+    runLoops({ concurrency: CONCURRENCY, durationMs }, async (w) => {
+      const jobs = await d.claim([q], limit, w);
+      if (!jobs.length) return null;
+      await d.complete(jobs);
+      return jobs.length;
+    }),
+  );
 }
 
 export async function claimAndComplete(ctx: Context): Promise<Metric[]> {
