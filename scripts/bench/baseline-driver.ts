@@ -59,6 +59,7 @@ export class BaselineDriver implements Driver {
   /** A pool like the service's (same size) and a pg-boss instance that only serves API calls. */
   static async start(url: string, poolSize: number): Promise<BaselineDriver> {
     const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'bench-baseline' });
+    pool.on('error', () => {}); // an idle client dropped at shutdown; the next checkout reconnects
     const boss = new PgBoss({
       connectionString: url,
       max: 3,

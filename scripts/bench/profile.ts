@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 
 interface Node {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
 }
@@ -38,6 +39,18 @@ for (const n of profile.nodes) {
   const fn = `${n.callFrame.functionName || '(anonymous)'} ${o}:${n.callFrame.lineNumber + 1}`;
   byFunction.set(fn, (byFunction.get(fn) ?? 0) + h);
 }
+// Inclusive: the share of busy samples with the package (or file) anywhere on the stack.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
+const inclusive = new Map<string, number>();
+for (const n of profile.nodes) {
+  const h = hits.get(n.id) ?? 0;
+  if (!h || n.callFrame.functionName === '(idle)') continue;
+  const seen = new Set<string>();
+  for (let id: number | undefined = n.id; id !== undefined; id = parent.get(id)) seen.add(owner(nodeById.get(id)!.callFrame));
+  for (const o of seen) inclusive.set(o, (inclusive.get(o) ?? 0) + h);
+}
 const print = (title: string, m: Map<string, number>) => {
   console.log(`\n${title}`);
   for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
@@ -46,4 +59,5 @@ const print = (title: string, m: Map<string, number>) => {
 };
 console.log(`${profile.samples.length} samples, ${((100 * idle) / profile.samples.length).toFixed(1)}% idle; shares below are of busy samples`);
 print('self time by package / file', byOwner);
+print('inclusive time by package / file (on the stack)', inclusive);
 print('self time by function', byFunction);
