@@ -2,22 +2,15 @@
 // a stand-in vLLM server. The stub picks its behaviour from the user message,
 // so one worker serves every case.
 import { expect } from 'chai';
-import { AiServiceClient, createClient, type Job } from '../../src/client/index.ts';
+import { type AiServiceClient, createClient } from '../../src/client/index.ts';
 import { setup, type TestService } from '../support/service.ts';
-import { completion, sendJson, type StubServer, startWorker, stubServer, waitFor, type WorkerProcess } from './support.ts';
+import { completion, finished, sendJson, type StubServer, startWorker, stubServer, waitFor, type WorkerProcess } from './support.ts';
 
 const API_KEY = 'sk-test-secret-key';
 const SLOW_MS = 4000;
 
-export async function finished(api: AiServiceClient, id: string, timeoutMs = 10_000): Promise<Job> {
-  return waitFor(`job ${id} to finish`, async () => {
-    const job = await api.getJob(id);
-    return job.status === 'completed' || job.status === 'failed' ? job : undefined;
-  }, timeoutMs);
-}
-
 let ref = 0;
-export function llmJob(input: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+function llmJob(input: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return { owner_service: 'test', owner_ref: `llm-${++ref}`, task_type: 'chat', model_profile: 'qwen2.5-14b', input, ...extra };
 }
 

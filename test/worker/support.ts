@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { AiServiceClient, Job } from '../../src/client/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
@@ -19,6 +20,18 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Polls the job until it is completed or failed. */
+export function finished(api: AiServiceClient, id: string, timeoutMs = 10_000): Promise<Job> {
+  return waitFor(
+    `job ${id} to finish`,
+    async () => {
+      const job = await api.getJob(id);
+      return job.status === 'completed' || job.status === 'failed' ? job : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface LogLine {
