@@ -14,6 +14,9 @@ import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { setupMetrics } from './metrics/index.ts';
+import { providerRoutes } from './providers/routes.ts';
+import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
 import { Waiters } from './queue/waiters.ts';
@@ -99,6 +102,9 @@ export async function startService(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
+  const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
     queues,
@@ -108,8 +114,8 @@ export async function startService(
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    events: metrics.events,
   });
-  const stats = new StatsService(pool);
 
   const leader = new Leader(url, logger, [
     {
@@ -147,14 +153,14 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness)],
+    openRoutes: [metrics.routes, healthRoutes(readiness)],
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
           ? next()
           : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
     ],
-    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
 
@@ -188,6 +194,7 @@ export async function startService(
       }
       await leader.stop();
       await waiters.stop();
+      await providers.close();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
       await pool.end().catch(() => {});
       await embedded?.stop();
