@@ -69,7 +69,7 @@ export class ProviderStatusService {
   private readonly cache: TtlCache<ProviderStatusDoc>;
   private readonly last = new Map<ProviderName, string>();
 
-  constructor(config: ProviderConfig, logger: Logger) {
+  constructor(config: ProviderConfig, logger: Logger, cacheMs = PROVIDER_STATUS_CACHE_MS) {
     this.timeoutMs = config.providerCheckTimeoutMs;
     this.logger = logger;
     this.targets = [
@@ -80,7 +80,7 @@ export class ProviderStatusService {
     ];
     const t = this.timeoutMs;
     this.agent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 4000 });
-    this.cache = new TtlCache(PROVIDER_STATUS_CACHE_MS, () => this.checkAll());
+    this.cache = new TtlCache(cacheMs, () => this.checkAll());
   }
 
   status(): Promise<ProviderStatusDoc> {
