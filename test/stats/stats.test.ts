@@ -46,22 +46,28 @@ describe('GET /api/v1/stats', () => {
   });
 
   it('gives the age of the oldest ready job, ignoring delayed and running ones', async () => {
-    const oldest = await api.create(jobBody({ model_profile: 'stats-age' }));
+    const claimed = await api.create(jobBody({ model_profile: 'stats-age' }));
+    const waiting = await api.create(jobBody({ model_profile: 'stats-age' }));
     await api.create(jobBody({ model_profile: 'stats-age' }));
-    await api.create(jobBody({ model_profile: 'stats-age', run_after: new Date(Date.now() - 3_600_000).toISOString() }));
-    // The claim takes the oldest by id (the delayed-in-the-past one is newer), so the
-    // remaining ready jobs are the second and third; the third's run_after is an hour ago.
+    await api.create(jobBody({ model_profile: 'stats-age', run_after: new Date(Date.now() + 60_000).toISOString() }));
     const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['stats-age'] });
-    expect(jobs[0].id).to.equal(oldest.id);
+    expect(jobs[0].id).to.equal(claimed.id);
+    // Travel in time: the second job has been waiting for an hour; so has the running one.
+    await t.sql.query(
+      `UPDATE jobs SET created_at = created_at - interval '1 hour', run_after = run_after - interval '1 hour'
+       WHERE id = ANY($1::uuid[])`,
+      [[claimed.id, waiting.id]],
+    );
     const doc = await api.stats();
-    const age = queueOf(doc, 'call_analysis/stats-age').oldest_ready_age_seconds;
-    expect(age).to.be.within(3600, 3600 + 60);
+    const q = queueOf(doc, 'call_analysis/stats-age');
+    expect(q.oldest_ready_age_seconds).to.be.within(3600, 3600 + 60);
+    expect(pick(q, ['pending', 'ready', 'delayed', 'running'])).to.deep.equal({ pending: 3, ready: 2, delayed: 1, running: 1 });
 
     const none = await api.create(jobBody({ model_profile: 'stats-none', run_after: new Date(Date.now() + 60_000).toISOString() }));
     expect(none.status).to.equal('pending');
-    const q = queueOf(await api.stats(), 'call_analysis/stats-none');
-    expect(q.oldest_ready_age_seconds).to.equal(null);
-    expect(pick(q, ['pending', 'ready', 'delayed'])).to.deep.equal({ pending: 1, ready: 0, delayed: 1 });
+    const empty = queueOf(await api.stats(), 'call_analysis/stats-none');
+    expect(empty.oldest_ready_age_seconds).to.equal(null);
+    expect(pick(empty, ['pending', 'ready', 'delayed'])).to.deep.equal({ pending: 1, ready: 0, delayed: 1 });
   });
 
   it('measures the oldest ready age from the moment the job became claimable', async () => {
