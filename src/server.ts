@@ -24,12 +24,11 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -44,7 +43,8 @@ export interface RunningService {
 }
 
 const SCHEMA_POLL_MS = 2000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -73,8 +73,23 @@ export async function startService(
     if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
     return undefined;
   };
+  const webhookConfig = {
+    secrets: config.webhookSecrets,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    pollMs: config.webhookPollMs,
+  };
+  let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    // pg-boss's own supervisor is off on every replica: the leader runs its passes
+    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
+    await ensureWebhookQueue(b, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer.start();
+    boss = b;
     schemaReady = true;
   };
 
@@ -111,9 +126,10 @@ export async function startService(
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
     events: metrics.events,
   });
 
@@ -131,6 +147,7 @@ export async function startService(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
   else {
@@ -192,6 +209,7 @@ export async function startService(
         await closed;
         clearTimeout(timer);
       }
+      await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
       await providers.close();
