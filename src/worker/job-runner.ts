@@ -71,7 +71,8 @@ export class JobRunner {
     let outcome: Outcome;
     let category: string | undefined;
     try {
-      const ctx = { ...this.job, signal: this.abort.signal, logger: this.log };
+      const { id, task_type, model_profile, attempt } = this.job;
+      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log };
       const result = await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
       this.stopHeartbeats();
       outcome = await this.complete(result);

@@ -7,7 +7,7 @@
 // shutdown(): stop claiming (an open long-poll is aborted), let running jobs
 // finish within the grace period, then hand the rest back (see JobRunner).
 import type { Logger } from 'pino';
-import type { AiServiceClient } from '../client/index.ts';
+import { type AiServiceClient, ApiError } from '../client/index.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import type { Lane, WorkerConfig } from './config.ts';
 import { brief, JobRunner } from './job-runner.ts';
@@ -69,7 +69,9 @@ export class Worker {
       } catch (err) {
         if (this.stopping.signal.aborted) break;
         const wait = backoffMs(++failures);
-        log.warn({ error: brief(err), retry_in_ms: wait }, 'claim failed; backing off');
+        // A 4xx (bad token, unknown profile) will not fix itself: say so louder than an outage.
+        const refused = err instanceof ApiError && err.status < 500;
+        log[refused ? 'error' : 'warn']({ error: brief(err), retry_in_ms: wait }, 'claim failed; backing off');
         await sleep(wait, this.stopping.signal);
         continue;
       }
