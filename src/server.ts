@@ -81,13 +81,15 @@ export async function startService(
     retryMaxMs: config.webhookRetryMaxMs,
     pollMs: config.webhookPollMs,
   };
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
   let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
     const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
-    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metrics.webhookEvents);
     deliverer.start();
     boss = b;
     schemaReady = true;
@@ -117,8 +119,6 @@ export async function startService(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
-  const stats = new StatsService(pool);
-  const metrics = setupMetrics(stats, logger, config.metricsToken);
   const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
