@@ -67,6 +67,8 @@ describe('worker: claiming', () => {
       jobs: [...Array(4)].flatMap(() => [job('chat', 'conc-a'), job('chat', 'conc-b'), job('chat', 'conc-b')]),
     });
     for (const j of created.jobs) expect((await finished(api, j.id)).status).to.equal('completed');
-    expect(Object.fromEntries(maxByModel)).to.deep.include({ 'conc-a': 1, 'conc-b': 3 });
+    // Upper bounds are the point; conc-b reaching more than 1 shows its lanes run in parallel at all.
+    expect(maxByModel.get('conc-a')).to.equal(1);
+    expect(maxByModel.get('conc-b')).to.be.within(2, 3);
   });
 });
