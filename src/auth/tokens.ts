@@ -61,10 +61,11 @@ function hashOf(value: string): Buffer {
 
 /** Role rules the schema states poorly: clear messages beat "must NOT be valid". */
 function roleProblem(e: RawEntry): string | undefined {
+  const a = e.role === 'admin' ? 'an admin' : `a ${e.role}`;
   if (!e.token && !e.tokens) return 'needs token or tokens';
   if (e.role === 'producer' && !e.owner_services) return 'a producer needs owner_services';
-  if (e.role !== 'producer' && e.owner_services) return `a ${e.role} cannot have owner_services`;
-  if (e.role !== 'worker' && e.model_profiles) return `a ${e.role} cannot have model_profiles`;
+  if (e.role !== 'producer' && e.owner_services) return `${a} cannot have owner_services`;
+  if (e.role !== 'worker' && e.model_profiles) return `${a} cannot have model_profiles`;
   return undefined;
 }
 
