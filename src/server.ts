@@ -22,12 +22,11 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -48,7 +47,8 @@ const SCHEMA_POLL_MS = 2000;
 export const HEADERS_TIMEOUT_MAX_MS = 20_000;
 /** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -79,8 +79,23 @@ export async function startService(
     if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
     return undefined;
   };
+  const webhookConfig = {
+    secrets: config.webhookSecrets,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    pollMs: config.webhookPollMs,
+  };
+  let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    // pg-boss's own supervisor is off on every replica: the leader runs its passes
+    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
+    await ensureWebhookQueue(b, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer.start();
+    boss = b;
     schemaReady = true;
   };
 
@@ -114,9 +129,10 @@ export async function startService(
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
   });
   const stats = new StatsService(pool);
 
@@ -134,6 +150,7 @@ export async function startService(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
   else {
@@ -208,6 +225,7 @@ export async function startService(
         await closed;
         clearTimeout(timer);
       }
+      await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
