@@ -15,6 +15,9 @@ import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { setupMetrics } from './metrics/index.ts';
+import { providerRoutes } from './providers/routes.ts';
+import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
 import { Waiters } from './queue/waiters.ts';
@@ -87,13 +90,15 @@ export async function startService(
     retryMaxMs: config.webhookRetryMaxMs,
     pollMs: config.webhookPollMs,
   };
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
   let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
     const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
-    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metrics.webhookEvents);
     deliverer.start();
     boss = b;
     schemaReady = true;
@@ -123,6 +128,7 @@ export async function startService(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
+  const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
     queues,
@@ -133,8 +139,8 @@ export async function startService(
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    events: metrics.events,
   });
-  const stats = new StatsService(pool);
 
   const leader = new Leader(url, logger, [
     {
@@ -173,7 +179,7 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness)],
+    openRoutes: [metrics.routes, healthRoutes(readiness)],
     authenticate: auth.middleware,
     before: [
       (req, _res, next) =>
@@ -181,7 +187,7 @@ export async function startService(
           ? next()
           : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
     ],
-    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
 
@@ -228,6 +234,7 @@ export async function startService(
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
+      await providers.close();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
       await pool.end().catch(() => {});
       await embedded?.stop();

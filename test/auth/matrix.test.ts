@@ -21,8 +21,8 @@ interface Case {
   /** Jobs to act on: none, a pending job of owner A, or one claimed (running). */
   fixture: 'none' | 'pending' | 'running' | 'two-owners';
   send(api: supertest.Agent, c: Cell): supertest.Test;
-  /** Statuses for producerA … admin; none/unknown are always 401. 'allowed' = not 401/403. */
-  expect: [number, number, number, number, number | 'allowed'];
+  /** Statuses for producerA, producerB, worker, workerOther, admin; none/unknown are always 401. */
+  expect: [number, number, number, number, number];
 }
 
 // producer A, producer B, worker, worker of another profile, admin
@@ -72,11 +72,10 @@ const CASES: Case[] = [
     expect: WORKER_LEASE,
   },
   { op: 'getStats', fixture: 'none', send: (a) => a.get('/api/v1/stats'), expect: ADMIN_ONLY },
-  // Built by another issue; authorised by its path, so it is covered whether or not it has landed.
-  { op: 'getProviderStatus', fixture: 'none', send: (a) => a.get('/api/v1/providers/status'), expect: [403, 403, 403, 403, 'allowed'] },
+  { op: 'getProviderStatus', fixture: 'none', send: (a) => a.get('/api/v1/providers/status'), expect: ADMIN_ONLY },
 ];
 
-function expected(c: Case, who: Who): number | 'allowed' {
+function expected(c: Case, who: Who): number {
   if (who === 'none' || who === 'unknown') return 401;
   return c.expect[WHO.indexOf(who) - 2];
 }
@@ -116,8 +115,7 @@ describe('access control matrix', () => {
         const before = (await t.sql.query(DB_FINGERPRINT)).rows[0];
         const res = await as(c.send(t.api, cell), tokenOf(who));
         seen.push(JSON.stringify({ headers: res.headers, text: res.text }));
-        if (want === 'allowed') expect(res.status).to.not.be.oneOf([401, 403]);
-        else expect(res.status, res.text).to.equal(want);
+        expect(res.status, res.text).to.equal(want);
         if (res.status >= 400) {
           expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
           expect((await t.sql.query(DB_FINGERPRINT)).rows[0]).to.deep.equal(before);
