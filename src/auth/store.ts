@@ -27,6 +27,9 @@ export class TokenStore {
     const all = [...fromInline, ...fromFile];
     const hashes = new Set(all.map((e) => e.hash.toString('hex')));
     if (hashes.size !== all.length) throw new ConfigError('a token is listed in both API_TOKENS and API_TOKENS_FILE');
+    const scopes = new Map(fromInline.map((e) => [e.principal.name, JSON.stringify(e.principal)]));
+    const clash = fromFile.find((e) => (scopes.get(e.principal.name) ?? JSON.stringify(e.principal)) !== JSON.stringify(e.principal));
+    if (clash) throw new ConfigError(`token name ${clash.principal.name} has different roles or scopes in API_TOKENS and API_TOKENS_FILE`);
     this.entries = Object.freeze(all);
   }
 

@@ -69,11 +69,13 @@ describe('API tokens', () => {
     }
   });
 
-  it('refuses a token listed in both API_TOKENS and the file', async () => {
+  it('refuses a token, or a name with another scope, in both API_TOKENS and the file', async () => {
     const file = path.join(dir, 'dup.json');
     await writeFile(file, JSON.stringify([{ name: 'gpu', role: 'worker', token: T1 }]));
     const text = refusal({ API_TOKENS_FILE: file, API_TOKENS: JSON.stringify([{ name: 'ops', role: 'admin', token: T1 }]) });
     expect(text).to.equal('a token is listed in both API_TOKENS and API_TOKENS_FILE');
+    const clash = refusal({ API_TOKENS_FILE: file, API_TOKENS: JSON.stringify([{ name: 'gpu', role: 'admin', token: T2 }]) });
+    expect(clash).to.equal('token name gpu has different roles or scopes in API_TOKENS and API_TOKENS_FILE');
   });
 
   const INVALID: [string, unknown, RegExp][] = [
