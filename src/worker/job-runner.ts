@@ -136,9 +136,14 @@ export class JobRunner {
     }
   }
 
-  private scheduleHeartbeat(): void {
-    const everyMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE;
-    this.heartbeat = setTimeout(() => void this.beat().then(() => this.heartbeat && this.scheduleHeartbeat()), everyMs);
+  /** Beats keep a fixed cadence from when each was sent, so a slow answer does not push the next one late. */
+  private scheduleHeartbeat(delayMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE): void {
+    this.heartbeat = setTimeout(async () => {
+      const sent = performance.now();
+      await this.beat();
+      const everyMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE;
+      if (this.heartbeat) this.scheduleHeartbeat(Math.max(0, everyMs - (performance.now() - sent)));
+    }, delayMs);
   }
 
   private stopHeartbeats(): void {
