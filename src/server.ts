@@ -21,6 +21,7 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { uiRoutes } from './ui/routes.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
@@ -147,7 +148,7 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness)],
+    openRoutes: [healthRoutes(readiness), uiRoutes()],
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
