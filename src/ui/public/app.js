@@ -1,8 +1,10 @@
 // Hash router, polling loop and the connection indicator. Each view module
 // exports mount(container, params) → { refresh?(): Promise<void> }; views with
-// refresh are polled every POLL_INTERVAL_MS while the tab is visible, and the
-// header shows whether what is on screen is live, stale or unreachable.
-import { connection } from './api.js';
+// refresh are polled every POLL_INTERVAL_MS while the tab is visible. refresh
+// rejects when its main data could not be loaded, so the header can tell live
+// data from stale data (no fresh answer for STALE_AFTER_MS) and from an
+// unreachable service.
+import { ApiError, connection } from './api.js';
 import { initTokenDialog } from './auth.js';
 import { fmtAge } from './dom.js';
 import * as errorsView from './views/errors.js';
@@ -58,34 +60,47 @@ function startPolling() {
 /** Runs the view's refresh, then schedules the next one unless a newer chain started. @param {number} id */
 async function poll(id) {
   if (!current.refresh) return;
-  if (!document.hidden) await current.refresh().catch(() => {});
+  if (!document.hidden) {
+    try {
+      await current.refresh();
+      if (id === chain) settle(undefined);
+    } catch (err) {
+      if (id === chain) settle(err instanceof ApiError ? err : new ApiError(0, 'error', String(err)));
+    }
+  }
   if (id === chain) pollTimer = window.setTimeout(() => poll(id), POLL_INTERVAL_MS);
 }
 
 // Connection indicator ------------------------------------------------------
 const conn = /** @type {HTMLElement} */ (document.getElementById('conn'));
-let lastOk = 0;
-/** @type {import('./api.js').ApiError | undefined} */
+/** When the view last got its data (ms); 0 before the first answer. */
+let lastFresh = 0;
+/** @type {ApiError | undefined} */
 let lastError;
 
-connection.addEventListener('result', (e) => {
-  const { ok, error } = /** @type {CustomEvent} */ (e).detail;
-  if (ok || !error.unreachable) lastOk = Date.now();
-  lastError = ok ? undefined : error;
+/** Records the outcome of a refresh; any answer but an outage or a refused token counts as fresh. @param {ApiError | undefined} error */
+function settle(error) {
+  if (!error || !(error.unreachable || error.needsToken)) lastFresh = Date.now();
+  lastError = error;
   paintConnection();
+}
+
+// Views without polling (the jobs list) are judged by their own requests.
+connection.addEventListener('result', (e) => {
+  if (!current.refresh) settle(/** @type {CustomEvent} */ (e).detail.error);
 });
 
 function paintConnection() {
-  const age = lastOk ? Date.now() - lastOk : Number.POSITIVE_INFINITY;
+  const age = lastFresh ? Date.now() - lastFresh : Number.POSITIVE_INFINITY;
   let state = 'live';
   let label = 'Live';
   if (lastError?.unreachable) {
     state = 'down';
-    label = `Service unreachable (${lastError})`;
+    label = lastError.status ? `Service unavailable (${lastError})` : `Service unreachable (${lastError.message})`;
   } else if (lastError?.needsToken) {
     state = 'auth';
     label = 'Token needed';
-  } else if (!lastOk) {
+  } else if (!lastFresh) {
     state = 'idle';
     label = 'Connecting…';
   } else if (current.refresh && age > STALE_AFTER_MS) {
@@ -97,7 +112,7 @@ function paintConnection() {
     conn.dataset.state = state;
     stateEl.textContent = label;
   }
-  /** @type {HTMLElement} */ (conn.querySelector('.conn-age')).textContent = lastOk ? `updated ${fmtAge(age / 1000)} ago` : '';
+  /** @type {HTMLElement} */ (conn.querySelector('.conn-age')).textContent = lastFresh ? `updated ${fmtAge(age / 1000)} ago` : '';
 }
 setInterval(paintConnection, 1000);
 

@@ -23,7 +23,7 @@ export function mount(root) {
         stats = await api('/api/v1/stats');
       } catch (err) {
         replaceKeepingFocus(notice, errorPanel(err));
-        return;
+        throw err;
       }
       notice.replaceChildren();
       const at = Date.parse(stats.generated_at);

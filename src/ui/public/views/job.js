@@ -22,6 +22,7 @@ export function mount(root, [id]) {
       replaceKeepingFocus(body, actions(job, act), summary(job), timeline(job), payloads(job, open));
     } catch (err) {
       replaceKeepingFocus(body, errorPanel(err));
+      throw err;
     }
   };
 
@@ -39,7 +40,7 @@ export function mount(root, [id]) {
       outcome.className = 'outcome error';
       outcome.textContent = `${action === 'retry' ? 'Retry' : 'Cancel'} refused: ${err}`;
     }
-    await refresh();
+    await refresh().catch(() => {});
   }
   return { refresh };
 }

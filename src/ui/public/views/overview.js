@@ -22,7 +22,7 @@ export function mount(root) {
       const [stats, prov] = await Promise.all([api('/api/v1/stats').catch((e) => e), api('/api/v1/providers/status').catch((e) => e)]);
       if (stats instanceof Error) {
         replaceKeepingFocus(notice, errorPanel(stats));
-        return;
+        throw stats;
       }
       notice.replaceChildren();
       const at = Date.parse(stats.generated_at);
