@@ -2,6 +2,7 @@
 // .ci/run) driven by playwright-core, a fresh profile per launch, and a record of
 // every request so tests can assert the pages load nothing from outside the
 // service. Screenshots go to test/artifacts/ (git-ignored) for reviewers.
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -34,6 +35,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (.ci/run does)`);
   const profile = await mkdtemp(path.join(os.tmpdir(), 'ai-service-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
