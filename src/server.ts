@@ -14,6 +14,9 @@ import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { setupMetrics } from './metrics/index.ts';
+import { providerRoutes } from './providers/routes.ts';
+import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
 import { Waiters } from './queue/waiters.ts';
@@ -22,12 +25,11 @@ import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { uiRoutes } from './ui/routes.ts';
+import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -42,7 +44,8 @@ export interface RunningService {
 }
 
 const SCHEMA_POLL_MS = 2000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -71,8 +74,23 @@ export async function startService(
     if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
     return undefined;
   };
+  const webhookConfig = {
+    secrets: config.webhookSecrets,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    pollMs: config.webhookPollMs,
+  };
+  let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    // pg-boss's own supervisor is off on every replica: the leader runs its passes
+    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
+    await ensureWebhookQueue(b, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer.start();
+    boss = b;
     schemaReady = true;
   };
 
@@ -100,17 +118,21 @@ export async function startService(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
+  const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
     queues,
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    events: metrics.events,
   });
-  const stats = new StatsService(pool);
 
   const leader = new Leader(url, logger, [
     {
@@ -126,6 +148,7 @@ export async function startService(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
   else {
@@ -148,14 +171,14 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness), uiRoutes()],
+    openRoutes: [metrics.routes, healthRoutes(readiness), uiRoutes()],
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
           ? next()
           : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
     ],
-    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
 
@@ -187,8 +210,10 @@ export async function startService(
         await closed;
         clearTimeout(timer);
       }
+      await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
+      await providers.close();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
       await pool.end().catch(() => {});
       await embedded?.stop();
