@@ -69,7 +69,7 @@ function renderProviders(prov) {
   const items = prov.providers.map((/** @type {any} */ p) => {
     const words = { up: 'up', down: 'down', not_configured: 'not configured' };
     const latency = p.status !== 'not_configured' && p.latency_ms !== null && p.latency_ms !== undefined ? ` · ${p.latency_ms} ms` : '';
-    const model = p.model ? ` · ${p.model}${p.model_available === false ? ' (not served)' : ''}` : '';
+    const model = p.configured && p.model ? ` · ${p.model}${p.model_available === false ? ' (not served)' : ''}` : '';
     const tip = [p.endpoint, p.error].filter(Boolean).join(' — ');
     return h(
       'li',
