@@ -53,6 +53,19 @@ export function createMetrics() {
       buckets: RUN_BUCKETS,
       registers: [registry],
     }),
+    webhookAttempts: new Counter({
+      name: `${PREFIX}webhook_attempts_total`,
+      help: 'Webhook delivery attempts by outcome: delivered, retrying (failed, will be retried) or failed (given up).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookLatency: new Histogram({
+      name: `${PREFIX}webhook_attempt_seconds`,
+      help: 'Duration of webhook delivery attempts (until the receiver answered or the attempt failed).',
+      labelNames: ['outcome'],
+      buckets: HTTP_BUCKETS,
+      registers: [registry],
+    }),
     http: new Histogram({
       name: `${PREFIX}http_request_duration_seconds`,
       help: 'HTTP request duration by method, route pattern and status code.',
