@@ -3,6 +3,7 @@
 // service and one for the in-process pg-boss baseline, and the service itself as
 // a separate `node src/main.ts` process on a free loopback port.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,14 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
 import { migrateBoss } from '../../src/queue/boss.ts';
+import { OWNER_SERVICE } from './driver.ts';
+
+/** Throwaway tokens for the bench's own service (random per run). */
+export const BENCH_TOKENS = {
+  producer: randomBytes(24).toString('base64url'),
+  worker: randomBytes(24).toString('base64url'),
+  admin: randomBytes(24).toString('base64url'),
+};
 
 export const REPO_ROOT = path.join(import.meta.dirname, '..', '..');
 const SERVICE_READY_TIMEOUT_MS = 60_000;
@@ -107,20 +116,27 @@ export interface ServiceProcess {
 export async function startServiceProcess(databaseUrl: string, nodeArgs: string[] = []): Promise<ServiceProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // A minimal environment, so nothing from the caller's shell changes the service's config.
+  // A minimal environment, so nothing from the caller's shell changes the service's
+  // config. Production mode with access control on: the bench pays what a deployment pays.
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
+    NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(port),
     LOG_LEVEL: 'warn',
-    AUTH_DISABLED: 'true',
+    API_TOKENS: JSON.stringify([
+      { name: 'bench-producer', role: 'producer', owner_services: [OWNER_SERVICE], token: BENCH_TOKENS.producer },
+      { name: 'bench-worker', role: 'worker', token: BENCH_TOKENS.worker },
+      { name: 'bench-admin', role: 'admin', token: BENCH_TOKENS.admin },
+    ]),
   };
-  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+  const guard = path.join(import.meta.dirname, 'child-guard.ts');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', guard, 'src/main.ts'], {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['pipe', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {

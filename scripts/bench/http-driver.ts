@@ -5,13 +5,16 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import type { ClaimedJob, Driver, QueueRef } from './driver.ts';
 import { INPUT, OWNER_SERVICE } from './driver.ts';
+import { BENCH_TOKENS } from './env.ts';
 import { sleep } from './load.ts';
 
 /** How long the claimer is given to park before the job is created (it needs ~1 ms). */
 const WAKE_PARK_MS = 50;
 const WAKE_WAIT_SECONDS = 10;
 const LEASE_SECONDS = 300;
-const JSON_HEADERS = { 'content-type': 'application/json' };
+const header = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+const AS = { producer: header(BENCH_TOKENS.producer), worker: header(BENCH_TOKENS.worker), admin: header(BENCH_TOKENS.admin) };
+type Caller = keyof typeof AS;
 
 export class HttpDriver implements Driver {
   readonly label = 'service' as const;
@@ -23,8 +26,8 @@ export class HttpDriver implements Driver {
     this.pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body: string | undefined, expect: number): Promise<any> {
-    const res = await this.pool.request({ method, path, body, headers: body ? JSON_HEADERS : undefined });
+  private async call(as: Caller, method: 'GET' | 'POST', path: string, body: string | undefined, expect: number): Promise<any> {
+    const res = await this.pool.request({ method, path, body, headers: AS[as] });
     const text = await res.body.text();
     if (res.statusCode !== expect) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
     return text ? JSON.parse(text) : undefined;
@@ -42,7 +45,7 @@ export class HttpDriver implements Driver {
   }
 
   async create(q: QueueRef): Promise<void> {
-    await this.call('POST', '/api/v1/jobs', this.createBody(q), 201);
+    await this.call('producer', 'POST', '/api/v1/jobs', this.createBody(q), 201);
   }
 
   async createBatch(q: QueueRef, n: number): Promise<void> {
@@ -53,7 +56,7 @@ export class HttpDriver implements Driver {
       body = JSON.stringify({ defaults: { owner_service: OWNER_SERVICE, ...q, input: INPUT }, jobs });
       this.bodies.set(key, body);
     }
-    const res = await this.call('POST', '/api/v1/jobs/batch', body, 201);
+    const res = await this.call('producer', 'POST', '/api/v1/jobs/batch', body, 201);
     if (res.jobs.length !== n) throw new Error(`batch created ${res.jobs.length} of ${n}`);
   }
 
@@ -66,7 +69,7 @@ export class HttpDriver implements Driver {
       lease_seconds: LEASE_SECONDS,
       ...(waitSeconds ? { wait_seconds: waitSeconds } : {}),
     });
-    const res = await this.call('POST', '/api/v1/jobs/claim', body, 200);
+    const res = await this.call('worker', 'POST', '/api/v1/jobs/claim', body, 200);
     return res.jobs.map((j: any) => ({
       id: j.id,
       queue: `${j.task_type}/${j.model_profile}`,
@@ -79,13 +82,13 @@ export class HttpDriver implements Driver {
   async complete(jobs: ClaimedJob[]): Promise<void> {
     await Promise.all(
       jobs.map((j) =>
-        this.call('POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200),
+        this.call('worker', 'POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200),
       ),
     );
   }
 
   async stats(): Promise<void> {
-    await this.call('GET', '/api/v1/stats', undefined, 200);
+    await this.call('admin', 'GET', '/api/v1/stats', undefined, 200);
   }
 
   async wakeup(q: QueueRef): Promise<number> {

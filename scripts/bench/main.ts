@@ -52,6 +52,10 @@ async function cleanup(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 }
+process.once('uncaughtException', (err) => {
+  console.error(err);
+  void cleanup().finally(() => process.exit(1));
+});
 
 async function warmQueues(service: HttpDriver, baseline: BaselineDriver, queues: QueueRef[], pools: pg.Pool[]) {
   const n = args.quick ? WARM_JOBS.quick : WARM_JOBS.full;
