@@ -14,7 +14,7 @@ export function jobRoutes(service: JobService): Router {
 
   r.post('/api/v1/jobs/batch', async (req, res) => {
     const bodies = mergeBatch(req.body.defaults, req.body.jobs);
-    const results = await service.create(bodies);
+    const results = await service.create(bodies, true);
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });
 

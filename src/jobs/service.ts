@@ -4,20 +4,17 @@
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { conflict, HttpError, notFound } from '../http/problem.ts';
-import { uuidv7 } from '../lib/ids.ts';
-import { canonicalJson, sha256 } from '../lib/json.ts';
 import type { QueueRegistry } from '../queue/boss.ts';
 import type { Waiters } from '../queue/waiters.ts';
 import { cancelJob, retryJob } from '../storage/jobs-admin.ts';
 import { type ClaimedRow, claimJobs } from '../storage/jobs-claim.ts';
-import { findByIdempotencyKeys, insertJobs, type NewJob } from '../storage/jobs-create.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from '../storage/jobs-read.ts';
 import { type Backoff, completeJob, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
 import type { JobRow } from '../storage/job-row.ts';
+import { type CreateResult, createJobs, toNewJob } from './create.ts';
 import { type JobEvents, noEvents } from './events.ts';
-import { checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
+import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
 
-export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MESSAGE_MAX_CHARS = 4000;
 /** Categories a failure is not retried for unless the worker says otherwise. */
 const NOT_RETRYABLE_BY_DEFAULT = new Set(['invalid_input']);
@@ -54,22 +51,18 @@ export interface FailRequest {
 
 const leaseLost = () => conflict('lease_lost', 'the lease token is not current or the lease has expired');
 
-function toNewJob(body: JobCreateBody): NewJob {
-  return {
-    id: uuidv7(),
-    owner_service: body.owner_service,
-    owner_ref: body.owner_ref,
-    task_type: body.task_type,
-    model_profile: body.model_profile,
-    priority: body.priority ?? 0,
-    input: body.input,
-    max_attempts: body.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
-    idempotency_key: body.idempotency_key ?? null,
-    request_hash: sha256(canonicalJson(body)),
-    run_after: body.run_after ?? null,
-    callback_url: body.callback_url ?? null,
-    callback_events: body.callback_events ?? null,
-  };
+/**
+ * A worker's error message as stored: U+0000 (which jsonb cannot hold) and lone
+ * surrogates replaced, cut to MESSAGE_MAX_CHARS UTF-16 units without splitting a pair.
+ * Workers report whatever a provider said, so this cleans rather than rejects.
+ */
+export function storedMessage(message: string): string {
+  let m = message;
+  if (m.length > MESSAGE_MAX_CHARS) {
+    m = m.slice(0, MESSAGE_MAX_CHARS);
+    if (/[\uD800-\uDBFF]$/.test(m)) m = m.slice(0, -1); // the cut fell inside a surrogate pair
+  }
+  return m.replaceAll('\u0000', '\uFFFD').toWellFormed();
 }
 
 export class JobService {
@@ -82,35 +75,20 @@ export class JobService {
   }
 
   /**
-   * Creates jobs in request order. Idempotent items (same owner_service and key)
-   * return the existing job when the request is the same, 409 when it differs.
-   * Returns each job with `created: false` for replays.
+   * Creates jobs in request order (all or nothing). Idempotent items (same
+   * owner_service and key) return the existing job when the request is the same,
+   * 409 when it differs; each result says whether its job is new.
    */
-  async create(bodies: JobCreateBody[]): Promise<{ job: JobRow; created: boolean }[]> {
-    for (const b of bodies) checkPayload(b.input, '/body/input', this.d.inputLimits);
+  async create(bodies: JobCreateBody[], batch = false): Promise<CreateResult[]> {
+    if (batch)
+      checkBatchPayloads(
+        bodies.map((b) => b.input),
+        this.d.inputLimits,
+      );
+    else checkPayload(bodies[0].input, '/body/input', this.d.inputLimits);
     const jobs = bodies.map(toNewJob);
     await this.d.queues.ensure(jobs);
-    const keyed = jobs.filter((j) => j.idempotency_key !== null);
-    // Without idempotency keys every row is new: one autocommit statement is all-or-nothing.
-    // With keys, a conflict found after the insert must undo the batch: use a transaction.
-    const run = async (db: Pool | import('pg').PoolClient) => {
-      const inserted = await insertJobs(db, jobs);
-      const byId = new Map(inserted.map((r) => [r.id, r]));
-      if (inserted.length === jobs.length) return jobs.map((j) => ({ job: byId.get(j.id)!, created: true }));
-      const existing = await findByIdempotencyKeys(db, keyed as { owner_service: string; idempotency_key: string }[]);
-      const byKey = new Map(existing.map((r) => [`${r.owner_service}\u0000${r.idempotency_key}`, r]));
-      return jobs.map((j) => {
-        const own = byId.get(j.id);
-        if (own) return { job: own, created: true };
-        const prior = byKey.get(`${j.owner_service}\u0000${j.idempotency_key}`);
-        if (!prior) throw new Error('idempotent create found no prior job');
-        if (prior.request_hash !== j.request_hash)
-          throw conflict('idempotency_conflict', `idempotency_key ${j.idempotency_key} was used with different content`);
-        const { request_hash: _h, ...job } = prior;
-        return { job: job as JobRow, created: false };
-      });
-    };
-    const results = keyed.length && jobs.length > 1 ? await withTransaction(this.d.pool, run) : await run(this.d.pool);
+    const results = await createJobs(this.d.pool, jobs);
     this.events.created(results.filter((r) => r.created).map((r) => r.job));
     return results;
   }
@@ -176,7 +154,7 @@ export class JobService {
   }
 
   async fail(id: string, req: FailRequest): Promise<JobRow> {
-    const error = { category: req.category, message: req.message.slice(0, MESSAGE_MAX_CHARS) };
+    const error = { category: req.category, message: storedMessage(req.message) };
     const retryable = req.retryable ?? !NOT_RETRYABLE_BY_DEFAULT.has(req.category);
     const row = await failJob(
       this.d.pool,

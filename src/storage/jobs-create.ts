@@ -35,6 +35,9 @@ inserted AS (
   SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
          max_attempts, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
   FROM input
+  -- keyed rows in one global order, so two batches sharing keys wait on each other
+  -- instead of deadlocking
+  ORDER BY owner_service, idempotency_key
   ON CONFLICT (owner_service, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
 ),
