@@ -7,7 +7,7 @@ import { conflict, HttpError, notFound } from '../http/problem.ts';
 import type { QueueRegistry } from '../queue/boss.ts';
 import type { Waiters } from '../queue/waiters.ts';
 import { cancelJob, retryJob } from '../storage/jobs-admin.ts';
-import { type ClaimedRow, claimJobs } from '../storage/jobs-claim.ts';
+import { type ClaimedRow, type ClaimParams, claimJobs } from '../storage/jobs-claim.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from '../storage/jobs-read.ts';
 import { type Backoff, completeJob, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
 import type { JobRow } from '../storage/job-row.ts';
@@ -48,6 +48,9 @@ export interface FailRequest {
   retryable?: boolean;
   retry_after_seconds?: number;
 }
+
+/** Rolls a long-poll claim back when its client disconnected meanwhile. */
+class ClientGone extends Error {}
 
 const leaseLost = () => conflict('lease_lost', 'the lease token is not current or the lease has expired');
 
@@ -106,17 +109,11 @@ export class JobService {
     if (waitMs === 0) return this.claimed(await claimJobs(this.d.pool, params));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
-    for (;;) {
+    while (!signal.aborted) {
       // Arm before claiming, so a job created between the claim and the wait still wakes us.
       const wake = this.d.waiters.arm(filter);
-      // A long-poll claim commits only if the client is still there to receive the jobs.
-      const jobs = await withTransaction(this.d.pool, async (client) => {
-        const rows = await claimJobs(client, params);
-        if (rows.length && signal.aborted) throw new HttpError(499, 'client_closed', 'client went away');
-        return rows;
-      }).catch((err) => {
+      const jobs = await this.claimIfConnected(params, signal).catch((err) => {
         wake.cancel();
-        if (err instanceof HttpError && err.status === 499) return [];
         throw err;
       });
       if (jobs.length || signal.aborted || Date.now() >= deadline) {
@@ -125,6 +122,24 @@ export class JobService {
       }
       await wake.wait(this.d.longPollRecheckMs, deadline, signal);
     }
+    return [];
+  }
+
+  /** A long-poll claim commits only if the client is still there to receive the jobs. */
+  private async claimIfConnected(params: ClaimParams, signal: AbortSignal): Promise<ClaimedRow[]> {
+    return withTransaction(this.d.pool, async (client) => {
+      const rows = await claimJobs(client, params);
+      if (rows.length && signal.aborted) throw new ClientGone();
+      return rows;
+    }).catch((err) => {
+      if (err instanceof ClientGone) return [];
+      throw err;
+    });
+  }
+
+  /** Claim requests long-polling right now in this process. */
+  get waitingClaims(): number {
+    return this.d.waiters.size;
   }
 
   reportLeaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void {
