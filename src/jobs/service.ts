@@ -242,8 +242,10 @@ export function encodeCursor(id: string): string {
   return Buffer.from(id).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(400, 'validation_failed', 'cursor is invalid');
+  if (!UUID.test(id)) throw new HttpError(400, 'validation_failed', 'cursor is invalid');
   return id;
 }

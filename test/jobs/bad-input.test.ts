@@ -73,6 +73,7 @@ describe('bad input', () => {
       [{ idempotency_key: 'k'.repeat(201) }, 'idempotency_key'],
       [{ idempotency_key: 'tab\there' }, 'idempotency_key'],
       [{ owner_ref: 'line\nbreak' }, 'owner_ref'],
+      [{ owner_ref: 'c1\u0085control' }, 'owner_ref'],
       [{ owner_ref: 'r'.repeat(513) }, 'owner_ref'],
       [{ task_type: '-leading-dash' }, 'task_type'],
       [{ model_profile: 'm'.repeat(65) }, 'model_profile'],
