@@ -84,6 +84,13 @@ describe('reading jobs', () => {
       expect(seen).to.deep.equal([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     });
 
+    it('accepts an owner_ref with a slash as written, without percent-encoding', async () => {
+      const job = await api.create(jobBody({ owner_ref: 'beeline/call-8812', model_profile: 'list-slash' }));
+      const res = await t.api.get('/api/v1/jobs?owner_ref=beeline/call-8812&model_profile=list-slash');
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.jobs.map((j: any) => j.id)).to.deep.equal([job.id]);
+    });
+
     it('keeps filters across pages', async () => {
       const first = await api.list({ owner_service: OWNER, limit: 4 });
       expect(ids(first)).to.deep.equal([11, 9, 7, 5]);
