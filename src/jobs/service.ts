@@ -106,6 +106,10 @@ export class JobService {
   }
 
   async claim(req: ClaimRequest, clientGone: AbortSignal): Promise<ClaimedRow[]> {
+    if (!req.model_profiles && !req.task_types)
+      throw badRequest('a claim names model_profiles, task_types or both', [
+        { path: '/body/model_profiles', message: 'model_profiles or task_types is required' },
+      ]);
     const signal = AbortSignal.any([clientGone, this.d.stopping]);
     const params = {
       workerId: req.worker_id,
