@@ -126,9 +126,11 @@ export interface paths {
         /**
          * Claim jobs
          * @description Atomically claims up to `limit` claimable jobs of the given model profiles and/or task
-         *     types: highest priority first, then oldest, across all matching queues. Each claimed job
-         *     carries a fresh `lease_token` valid until `lease_expires_at`. With `wait_seconds` > 0 the
-         *     call long-polls and returns as soon as a matching job becomes claimable.
+         *     types (at least one of the two; with both, a job must match both): highest priority first,
+         *     then oldest, across all matching queues. Each claimed job carries a fresh `lease_token`
+         *     valid until `lease_expires_at`. With `wait_seconds` > 0 the call long-polls and returns as
+         *     soon as a matching job becomes claimable; a client that disconnects while waiting claims
+         *     nothing.
          */
         post: operations["claimJobs"];
         delete?: never;
@@ -369,12 +371,9 @@ export interface components {
             model_profile?: components["schemas"]["Slug"];
             /** @description The caller's input for the worker (a JSON object). */
             input?: Record<string, unknown>;
-            /**
-             * @description Higher runs first.
-             * @default 0
-             */
+            /** @description Higher runs first. Default 0. */
             priority?: number;
-            /** @default 3 */
+            /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
@@ -461,6 +460,10 @@ export interface components {
             /** Format: uuid */
             lease_token: string;
         };
+        /**
+         * @description At least one of `model_profiles` and `task_types` (400 otherwise; a worker token scoped to
+         *     model profiles claims from its scope when it names none); with both, a job must match both.
+         */
         ClaimRequest: {
             worker_id: string;
             model_profiles?: components["schemas"]["Slug"][];
@@ -486,7 +489,7 @@ export interface components {
             /** Format: uuid */
             lease_token: string;
             category: components["schemas"]["Slug"];
-            /** @description Stored up to 4000 characters (longer is truncated). */
+            /** @description Stored up to 4000 characters (longer is truncated; U+0000 and lone surrogates become U+FFFD). */
             message: string;
             retryable?: boolean;
             retry_after_seconds?: number;
