@@ -33,15 +33,19 @@ WITH claimed AS (
   RETURNING id, attempts, worker_id, lease_token, lease_expires_at
 )
 INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
-SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed`;
+SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed
+RETURNING job_id, lease_token`;
 
+// Fenced on the lease token in jobs too, as the service's complete is.
 const COMPLETE_JOBS = `
 WITH j AS (
-  UPDATE jobs SET status = 'completed', result = $2::jsonb, finished_at = now(), updated_at = now(), lease_expires_at = NULL
-  WHERE id = ANY($1::uuid[]) AND status = 'running'
-  RETURNING id, attempts
+  UPDATE jobs SET status = 'completed', result = $3::jsonb, error = NULL, finished_at = now(), updated_at = now(),
+    lease_expires_at = NULL
+  FROM unnest($1::uuid[], $2::uuid[]) AS x (id, token)
+  WHERE jobs.id = x.id AND jobs.status = 'running' AND jobs.lease_token = x.token AND jobs.lease_expires_at > now()
+  RETURNING jobs.id, jobs.lease_token
 )
-UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts`;
+UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token`;
 
 export class BaselineDriver implements Driver {
   readonly label = 'baseline' as const;
@@ -142,8 +146,9 @@ export class BaselineDriver implements Driver {
     return this.tx(async (db, c) => {
       const jobs = await this.boss.fetch(name, { batchSize: limit, db } as any);
       if (!jobs.length) return [];
-      await c.query(CLAIM_JOBS, [jobs.map((j) => j.id), `bench-${turn % 64}`]);
-      return jobs.map((j: any) => ({ id: j.id, queue: name, token: '', attempt: j.retryCount + 1 }));
+      const { rows } = await c.query(CLAIM_JOBS, [jobs.map((j) => j.id), `bench-${turn % 64}`]);
+      const tokens = new Map(rows.map((r) => [r.job_id, r.lease_token]));
+      return jobs.map((j: any) => ({ id: j.id, queue: name, token: tokens.get(j.id), attempt: j.retryCount + 1 }));
     });
   }
 
@@ -153,7 +158,9 @@ export class BaselineDriver implements Driver {
     await this.tx(async (db, c) => {
       const r = (await this.boss.complete(jobs[0].queue, attempts, null, { db } as any)) as { affected: number };
       if (r.affected !== jobs.length) throw new Error(`pg-boss completed ${r.affected} of ${jobs.length}`);
-      await c.query(COMPLETE_JOBS, [jobs.map((j) => j.id), JSON.stringify({ ok: true })]);
+      const ids = jobs.map((j) => j.id);
+      const { rowCount } = await c.query(COMPLETE_JOBS, [ids, jobs.map((j) => j.token), JSON.stringify({ ok: true })]);
+      if (rowCount !== jobs.length) throw new Error(`completed ${rowCount} of ${jobs.length} jobs rows`);
     });
   }
 

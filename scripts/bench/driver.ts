@@ -8,7 +8,7 @@ export interface QueueRef {
 export interface ClaimedJob {
   id: string;
   queue: string;
-  /** Service: the lease token. Baseline: unused (pg-boss fences on retryCount). */
+  /** The lease token (the baseline also fences pg-boss on retryCount). */
   token: string;
   /** 1 on the first claim (pg-boss retryCount + 1). */
   attempt: number;

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { findViolations } from '../check-consistency.ts';
 import { BaselineDriver } from './baseline-driver.ts';
 import { cpuSnapshot } from './cpu.ts';
 import type { QueueRef } from './driver.ts';
@@ -110,6 +111,14 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     metrics.push(...(await SCENARIOS[n].run(ctx)));
     log(`    done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  // A quick run (CI) also proves the seeded and benchmarked data is what the service
+  // itself would have written: both stores and the attempt log agree.
+  if (args.quick) {
+    const violations = await findViolations(serviceSql);
+    if (violations.length) throw new Error(`the service's database is inconsistent: ${JSON.stringify(violations.slice(0, 5))}`);
+    log('consistency: jobs, pgboss.job and job_attempts agree');
   }
 
   const info: RunInfo = {

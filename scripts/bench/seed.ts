@@ -35,33 +35,37 @@ WITH src AS (
   FROM generate_series($3::int, $4::int) g
 ),
 rows AS (
-  SELECT uuidv7(age) AS id, task_type, model_profile, now() + age AS created_at,
-         CASE WHEN bucket < $7::int THEN 'pending'
-              WHEN bucket < $7::int + $8::int THEN 'failed'
-              WHEN bucket < $7::int + $8::int + $9::int THEN 'cancelled'
-              ELSE 'completed' END AS status
-  FROM src
+  SELECT uuidv7(age) AS id, task_type, model_profile, now() + age AS created_at, status,
+         CASE WHEN status IN ('completed', 'failed') THEN gen_random_uuid() END AS lease_token
+  FROM (
+    SELECT *, CASE WHEN bucket < $7::int THEN 'pending'
+                   WHEN bucket < $7::int + $8::int THEN 'failed'
+                   WHEN bucket < $7::int + $8::int + $9::int THEN 'cancelled'
+                   ELSE 'completed' END AS status
+    FROM src
+  ) s
 ),
 ins AS (
   INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input, result, error,
-                    error_at, attempts, max_attempts, request_hash, worker_id, run_after, created_at, updated_at,
-                    started_at, finished_at)
+                    error_at, attempts, max_attempts, request_hash, worker_id, lease_token, lease_seconds, run_after,
+                    created_at, updated_at, started_at, finished_at)
   SELECT id, '${OWNER_SERVICE}', 'seed-' || id, task_type, model_profile, status, 0, $10::jsonb,
          CASE WHEN status = 'completed' THEN '{"ok":true}'::jsonb END,
          CASE WHEN status = 'failed' THEN '{"category":"invalid_input","message":"seeded failure"}'::jsonb END,
          CASE WHEN status = 'failed' THEN created_at + interval '2 s' END,
          CASE WHEN status IN ('completed', 'failed') THEN 1 ELSE 0 END, 3, md5(id::text),
-         CASE WHEN status IN ('completed', 'failed') THEN 'bench-seed' END,
-         created_at, created_at, CASE WHEN status = 'pending' THEN created_at ELSE created_at + interval '2 s' END,
+         CASE WHEN status IN ('completed', 'failed') THEN 'bench-seed' END, lease_token,
+         CASE WHEN status IN ('completed', 'failed') THEN 300 END, created_at, created_at,
+         CASE WHEN status = 'pending' THEN created_at ELSE created_at + interval '2 s' END,
          CASE WHEN status IN ('completed', 'failed') THEN created_at + interval '1 s' END,
          CASE WHEN status <> 'pending' THEN created_at + interval '2 s' END
   FROM rows
   RETURNING id, queue, owner_service, owner_ref, status, priority, attempts, max_attempts, error, worker_id,
-            run_after, created_at, started_at, finished_at
+            lease_token, run_after, created_at, started_at, finished_at
 ),
 att AS (
   INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, claimed_at, lease_expires_at, finished_at, outcome, error)
-  SELECT id, 1, worker_id, gen_random_uuid(), started_at, started_at + interval '300 s', finished_at, status, error
+  SELECT id, 1, worker_id, lease_token, started_at, started_at + interval '300 s', finished_at, status, error
   FROM ins WHERE attempts > 0
 )
 INSERT INTO ${PGBOSS_SCHEMA}.job (id, name, data, priority, state, retry_limit, retry_count, expire_seconds,
