@@ -49,14 +49,15 @@ boss AS (
   FROM inserted
   RETURNING id
 )
-SELECT ${JOB_COLUMNS}, (SELECT count(*) FROM boss) AS boss_rows FROM inserted`;
+SELECT ${JOB_COLUMNS} FROM inserted
+WHERE ai_assert((SELECT count(*) FROM boss) = (SELECT count(*) FROM inserted), 'pg-boss rows do not match jobs rows')`;
 
 /** Inserts the jobs that are new; idempotent duplicates are skipped (returned rows are the new ones). */
 export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
   // Named, so each connection plans it once: planning took 0.2 ms of the 0.55 ms a single create cost PostgreSQL.
   const { rows } = await db.query({ name: 'insert-jobs', text: INSERT_JOBS, values: [JSON.stringify(jobs)] });
-  if (rows.length > 0 && Number(rows[0].boss_rows) !== rows.length) throw new Error('pg-boss rows do not match jobs rows');
-  for (const r of rows) delete r.boss_rows;
+  // The row count check is in SQL (ai_assert), not a column deleted here: deleting a
+  // property from each of 1,000 rows made res.json of the batch ~1.5x slower.
   return rows;
 }
 
