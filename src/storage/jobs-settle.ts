@@ -11,7 +11,11 @@ import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const FENCE = `p.name = j.queue AND p.id = j.id AND p.state = 'active' AND p.retry_count = j.attempts - 1`;
 
-const HOLDS_LEASE = `id = $1::uuid AND status = 'running' AND lease_token = $2::uuid AND lease_expires_at > now()
+// `(status = 'running') IS TRUE` (status is NOT NULL, so the same test) keeps the
+// planner off jobs_lease_idx, whose predicate a plain `status = 'running'` matches:
+// with statistics taken while few jobs ran, it chose to walk that index over every
+// running job (0.14 ms at 700 running, growing with them) instead of the primary key.
+const HOLDS_LEASE = `id = $1::uuid AND (status = 'running') IS TRUE AND lease_token = $2::uuid AND lease_expires_at > now()
   AND EXISTS (SELECT 1 FROM ${PGBOSS_SCHEMA}.job p WHERE ${FENCE.replaceAll('j.', 'jobs.')})`;
 
 // The attempt row of the lease being used.
