@@ -105,11 +105,42 @@ function printCpu(info: RunInfo, metrics: Metric[]): void {
   }
 }
 
-/** Writes bench/results/<timestamp>.json and returns its path. */
+/** The same table in Markdown (for the README), with the CPU breakdown below it. */
+export function markdown(info: RunInfo, metrics: Metric[]): string {
+  const head = ['#', 'metric', 'service', 'baseline', 'ratio', 'target', 'met'];
+  const rows = tableRows(metrics, !info.quick).map((r) => `| ${r.join(' | ')} |`);
+  const cpu = metrics
+    .filter((m) => m.cpuPerJob)
+    .map((m) => {
+      const { service: s, baseline: b } = m.cpuPerJob!;
+      const f = (n: number | null) => (n === null ? '-' : n.toFixed(3));
+      return `| ${m.scenario} | ${f(s.service)} | ${f(s.postgres)} | ${f(s.bench)} | ${f(b.bench)} | ${f(b.postgres)} |`;
+    });
+  return [
+    `${info.date.slice(0, 10)}, ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, Node ${info.node}, ` +
+      `PostgreSQL ${info.postgres}, pg-boss ${info.pgBoss}, commit ${info.commit}, ` +
+      `load average ${info.loadAverage.start[0].toFixed(1)} → ${info.loadAverage.end[0].toFixed(1)}`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows,
+    '',
+    'CPU milliseconds per job:',
+    '',
+    '| # | service process | PostgreSQL (service) | load generator | baseline process (pg-boss) | PostgreSQL (baseline) |',
+    '|---|---|---|---|---|---|',
+    ...cpu,
+    '',
+  ].join('\n');
+}
+
+/** Writes bench/results/<timestamp>.json (and .md) and returns the JSON's path. */
 export function writeResults(info: RunInfo, metrics: Metric[]): string {
   const dir = path.join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${info.date.replace(/[:.]/g, '-')}${info.quick ? '-quick' : ''}.json`);
+  const base = path.join(dir, `${info.date.replace(/[:.]/g, '-')}${info.quick ? '-quick' : ''}`);
+  const file = `${base}.json`;
+  writeFileSync(`${base}.md`, markdown(info, metrics));
   const results = metrics.map((m) => ({
     ...m,
     ratio: m.baseline ? m.value / m.baseline : null,
