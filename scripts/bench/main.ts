@@ -19,7 +19,7 @@ import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
 import { batchCreate, claimAndComplete, lifecycle, singleCreate } from './scenarios-write.ts';
-import { vacuumAnalyze } from './seed.ts';
+import { settle, vacuumAnalyze } from './seed.ts';
 
 const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<Metric[]> }> = {
   1: { title: 'single create, 8 concurrent clients', run: singleCreate },
@@ -108,6 +108,8 @@ async function main(): Promise<void> {
   const metrics: Metric[] = [];
   for (const n of selected) {
     log(`[${n}] ${SCENARIOS[n].title}`);
+    const waited = await settle(serviceSql);
+    if (waited > 1000) log(`    waited ${(waited / 1000).toFixed(1)} s for autovacuum to finish`);
     const t0 = Date.now();
     metrics.push(...(await SCENARIOS[n].run(ctx)));
     log(`    done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -29,7 +29,7 @@ export const FULL: Sizes = {
   spreadPending: 100_000,
   statsJobs: 1_000_000,
   latencySamples: 2000,
-  wakeSamples: 100,
+  wakeSamples: 200,
 };
 
 export const QUICK: Sizes = {

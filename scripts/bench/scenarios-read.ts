@@ -8,7 +8,7 @@ import { abbaSamples, type Context, type Metric } from './scenario.ts';
 
 const QUEUE_COUNT = 20;
 const LATENCY_TIME_MS = { full: 10_000, quick: 1000 };
-const WAKE_TIME_MS = { full: 20_000, quick: 3000 };
+const WAKE_TIME_MS = { full: 30_000, quick: 3000 };
 const MIB = 1024 * 1024;
 
 // Exact live counts per queue straight from pg-boss's table (pg-boss's own

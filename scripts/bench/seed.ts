@@ -117,3 +117,23 @@ export async function countJobs(db: pg.Pool): Promise<number> {
   const { rows } = await db.query('SELECT count(*)::int AS n FROM jobs');
   return rows[0].n;
 }
+
+const SETTLE_LIMIT_MS = 60_000;
+const SETTLE_POLL_MS = 250;
+
+/**
+ * Waits (up to a minute) until no autovacuum worker is running on the server, so
+ * a vacuum set off by the previous scenario's writes does not land in the next
+ * one's measurements. Returns the milliseconds waited.
+ */
+export async function settle(db: pg.Pool): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < SETTLE_LIMIT_MS) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`,
+    );
+    if (rows[0].n === 0) break;
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+  return Date.now() - start;
+}
