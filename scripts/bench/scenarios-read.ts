@@ -127,7 +127,16 @@ export async function wakeLatency(ctx: Context): Promise<Metric[]> {
   }
 }
 
+/** The service's own view of its memory (prom-client's default metrics), to explain the RSS. */
+async function heapNote(url: string): Promise<string> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text());
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const mib = (n: number) => `${(n / MIB).toFixed(0)} MiB`;
+  return `V8 heap ${mib(value('nodejs_heap_size_used_bytes'))} used of ${mib(value('nodejs_heap_size_total_bytes'))}, external ${mib(value('nodejs_external_memory_bytes'))}`;
+}
+
 export async function serviceMemory(ctx: Context): Promise<Metric[]> {
   const rss = ctx.service.rssBytes() / MIB;
-  return [{ scenario: 8, name: 'service RSS at the end', unit: 'MiB', value: rss, baseline: null, target: { max: 250 } }];
+  const note = await heapNote(ctx.service.url).catch((err) => `heap unknown (${(err as Error).message})`);
+  return [{ scenario: 8, name: 'service RSS at the end', unit: 'MiB', value: rss, baseline: null, target: { max: 250 }, note }];
 }
