@@ -1,10 +1,11 @@
-// `npm run bench [-- --quick] [-- --scenario N] [-- --profile]`
+// `npm run bench [-- --quick] [--scenario N] [--profile] [--node-option=<flag>]`
 //
 // Measures the service over real HTTP against the same work done in-process with
 // pg + pg-boss, in one run on one PostgreSQL server (README "Performance").
 // --quick runs every scenario at toy sizes in a few seconds (CI: it keeps the
 // harness working and asserts nothing about speed). --profile starts the service
 // with --cpu-prof, writing a .cpuprofile to bench/results/profiles/ at exit.
+// --node-option=<flag> (repeatable) passes a Node/V8 flag to the service process.
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     scenario: { type: 'string', multiple: true },
     profile: { type: 'boolean', default: false },
+    'node-option': { type: 'string', multiple: true },
   },
 });
 const selected = (args.scenario ?? Object.keys(SCENARIOS)).map(Number);
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   const dbs = await startDatabases(process.env.BENCH_DATABASE_URL);
   cleanups.push(() => dbs.stop());
   const profileDir = path.join(REPO_ROOT, 'bench', 'results', 'profiles');
-  const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [...(args['node-option'] ?? []), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const service: ServiceProcess = await startServiceProcess(dbs.serviceUrl, nodeArgs);
   cleanups.push(() => service.stop());
   const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4 });
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
     scenarios: selected,
     ...machineInfo(),
     postgres: dbs.postgresVersion,
+    serviceNodeOptions: args['node-option'] ?? [],
     loadAverage: { start: loadStart, end: os.loadavg() },
     durationSeconds: Math.round((Date.now() - started) / 1000),
   };

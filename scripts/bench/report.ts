@@ -18,6 +18,8 @@ export interface RunInfo {
   postgres: string;
   pgBoss: string;
   commit: string;
+  /** Node/V8 flags given to the service process (--node-option). */
+  serviceNodeOptions: string[];
   durationSeconds: number;
 }
 
@@ -75,7 +77,8 @@ export function printTable(info: RunInfo, metrics: Metric[]): void {
   console.log(
     `\nai-service bench ${info.quick ? '(quick: sizes too small to mean anything) ' : ''}` +
       `${info.date}: ${info.cores} cores (${info.cpu}), Node ${info.node}, PostgreSQL ${info.postgres}, ` +
-      `pg-boss ${info.pgBoss}, commit ${info.commit}, load ${info.loadAverage.start[0].toFixed(2)} → ${info.loadAverage.end[0].toFixed(2)}`,
+      `pg-boss ${info.pgBoss}, commit ${info.commit}, ` +
+      `${info.serviceNodeOptions.length ? `service flags ${info.serviceNodeOptions.join(' ')}, ` : ''}load ${info.loadAverage.start[0].toFixed(2)} → ${info.loadAverage.end[0].toFixed(2)}`,
   );
   console.log(line(rows[0]));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
