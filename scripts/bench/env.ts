@@ -109,6 +109,7 @@ export interface ServiceProcess {
   pid: number;
   /** Resident set size of the service process in bytes (from /proc). */
   rssBytes(): number;
+  rssBreakdown(): ReturnType<typeof rssBreakdown>;
   stop(): Promise<void>;
 }
 
@@ -149,6 +150,7 @@ export async function startServiceProcess(databaseUrl: string, nodeArgs: string[
     url,
     pid: child.pid!,
     rssBytes: () => readRss(child.pid!),
+    rssBreakdown: () => rssBreakdown(child.pid!),
     stop: () => stopChild(child, exited),
   };
 }
@@ -180,6 +182,18 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
   await Promise.race([exited, killed]);
   clearTimeout(timer);
   await exited;
+}
+
+/** RSS by kind of mapping (MiB): file-backed (the node binary, libraries), [heap] (malloc's main arena), anonymous (V8's heap pages, other malloc arenas). */
+export function rssBreakdown(pid: number): { files: number; mallocHeap: number; anonymous: number } {
+  const out = { files: 0, mallocHeap: 0, anonymous: 0 };
+  let kind: keyof typeof out = 'anonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(\S*)/.exec(line);
+    if (mapping) kind = mapping[1] === '[heap]' ? 'mallocHeap' : mapping[1].startsWith('/') ? 'files' : 'anonymous';
+    else if (line.startsWith('Rss:')) out[kind] += Number(line.split(/\s+/)[1]) / 1024;
+  }
+  return out;
 }
 
 function readRss(pid: number): number {

@@ -137,6 +137,8 @@ async function heapNote(url: string): Promise<string> {
 
 export async function serviceMemory(ctx: Context): Promise<Metric[]> {
   const rss = ctx.service.rssBytes() / MIB;
-  const note = await heapNote(ctx.service.url).catch((err) => `heap unknown (${(err as Error).message})`);
+  const heap = await heapNote(ctx.service.url).catch((err) => `heap unknown (${(err as Error).message})`);
+  const b = ctx.service.rssBreakdown();
+  const note = `${heap}; RSS: anonymous ${b.anonymous.toFixed(0)} MiB, malloc [heap] ${b.mallocHeap.toFixed(0)} MiB, files (node binary, libraries) ${b.files.toFixed(0)} MiB`;
   return [{ scenario: 8, name: 'service RSS at the end', unit: 'MiB', value: rss, baseline: null, target: { max: 250 }, note }];
 }
