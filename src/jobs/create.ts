@@ -34,7 +34,10 @@ export function toNewJob(body: JobCreateBody): NewJob {
     callback_url: body.callback_url ?? null,
     callback_events: body.callback_events ?? null,
   };
-  return { id: uuidv7(), ...fields, request_hash: sha256(canonicalJson(fields)) };
+  // The hash only tells a keyed replay from a conflict. Without a key it was half of
+  // what a batch create allocated (canonical JSON of every job), so it is skipped.
+  const request_hash = fields.idempotency_key === null ? null : sha256(canonicalJson(fields));
+  return { id: uuidv7(), ...fields, request_hash };
 }
 
 /** Thrown (rolling the transaction back) when a key's job vanished between the insert and the read. */

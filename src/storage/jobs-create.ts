@@ -16,7 +16,8 @@ export interface NewJob {
   input: Record<string, unknown>;
   max_attempts: number;
   idempotency_key: string | null;
-  request_hash: string;
+  /** Set when idempotency_key is: it tells a replay of the same request from a conflict. */
+  request_hash: string | null;
   run_after: string | null;
   callback_url: string | null;
   callback_events: string[] | null;
