@@ -26,6 +26,7 @@ export interface Config {
   dbConnectTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  shutdownDrainMs: number;
   bodyLimitBytes: number;
   batchBodyLimitBytes: number;
   maxInputBytes: number;
@@ -134,6 +135,9 @@ export function loadConfig(env: Env): Config {
     dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, parseDuration, DURATION),
     requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, parseDuration, DURATION),
     shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, parseDuration, DURATION),
+    // Issue 8: after SIGTERM keep serving (readiness already 503) this long, so a load
+    // balancer stops routing here before the listener closes; set it to your health-check period.
+    shutdownDrainMs: read(env, 'SHUTDOWN_DRAIN', 0, parseDuration, `${DURATION}, or 0`),
     bodyLimitBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
     batchBodyLimitBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
     maxInputBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES),

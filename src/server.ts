@@ -195,6 +195,9 @@ export async function startService(
       readiness.shuttingDown = true;
       stopping.abort();
       clearTimeout(schemaTimer);
+      // Closing the listener resets connections still in the kernel's accept queue, so
+      // first give the load balancer time to see /readyz fail and stop sending.
+      if (server && config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
