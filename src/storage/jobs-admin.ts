@@ -1,13 +1,17 @@
 // Producer/operator transitions: retry and cancel. Both may act on a running job,
 // which revokes its lease: the attempt is closed, so the worker's later calls with
-// that token match nothing and get 409.
+// that token match nothing and get 409. Our row decides: the pg-boss row is set to
+// the matching state whatever it was (so these also repair a row pg-boss's backstop
+// moved); ai_assert only insists that it exists.
 import type { Queryable } from '../db/pool.ts';
 import { PGBOSS_SCHEMA } from '../queue/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `
 WITH old AS (
-  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('failed', 'running') FOR UPDATE
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('failed', 'running')
+    AND ($4::text[] IS NULL OR owner_service = ANY($4::text[])) -- a producer's scope
+  FOR UPDATE
 ),
 j AS (
   UPDATE jobs SET status = 'pending',
@@ -25,8 +29,8 @@ a AS (
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'retry', start_after = j.run_after, completed_on = NULL,
-    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END
-  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state IN ('failed', 'active') RETURNING p.id
+    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END, retry_limit = j.max_attempts - 1
+  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
 )
 SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
 
@@ -35,15 +39,18 @@ export async function retryJob(
   id: string,
   resetAttempts: boolean,
   delaySeconds: number,
+  owners?: string[],
 ): Promise<JobRow | undefined> {
-  const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds]);
+  const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds, owners ?? null]);
   if (rows[0]) delete rows[0].ok;
   return rows[0];
 }
 
 const CANCEL = `
 WITH old AS (
-  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('pending', 'running') FOR UPDATE
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('pending', 'running')
+    AND ($2::text[] IS NULL OR owner_service = ANY($2::text[])) -- a producer's scope
+  FOR UPDATE
 ),
 j AS (
   UPDATE jobs SET status = 'cancelled', lease_expires_at = NULL, finished_at = now(), updated_at = now()
@@ -56,12 +63,12 @@ a AS (
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'cancelled', completed_on = now()
-  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state <= 'active' RETURNING p.id
+  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
 )
 SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
 
-export async function cancelJob(db: Queryable, id: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query(CANCEL, [id]);
+export async function cancelJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
+  const { rows } = await db.query(CANCEL, [id, owners ?? null]);
   if (rows[0]) delete rows[0].ok;
   return rows[0];
 }

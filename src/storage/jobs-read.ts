@@ -3,8 +3,13 @@
 import type { Queryable } from '../db/pool.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query({ name: 'get-job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid`, values: [id] });
+/** `owners` limits the lookup to those owner services (a producer's scope); null/undefined = any. */
+export async function getJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
+  const { rows } = await db.query({
+    name: 'get-job',
+    text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid AND ($2::text[] IS NULL OR owner_service = ANY($2::text[]))`,
+    values: [id, owners ?? null],
+  });
   return rows[0];
 }
 
@@ -13,7 +18,7 @@ export async function getAttempts(db: Queryable, id: string) {
     `SELECT attempt, worker_id, claimed_at, lease_expires_at, finished_at, outcome,
             CASE WHEN error IS NULL THEN NULL
                  ELSE jsonb_build_object('category', error ->> 'category', 'message', error ->> 'message') END AS error
-     FROM job_attempts WHERE job_id = $1::uuid ORDER BY attempt`,
+     FROM job_attempts WHERE job_id = $1::uuid ORDER BY claimed_at, attempt`,
     [id],
   );
   return rows;
