@@ -40,13 +40,19 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-const SCHEMA_POLL_MS = 2000;
+const SCHEMA_POLL_MS = 1000;
 export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
-  logger.info({ url: maskDatabaseUrl(embedded.url) }, 'DATABASE_URL is not set: started embedded PostgreSQL');
+  const dataDir = path.resolve(config.dataDir, 'postgres');
+  const embedded = await startEmbeddedPostgres(dataDir);
+  const how = {
+    started: 'started embedded PostgreSQL',
+    adopted: 'reusing embedded PostgreSQL left running by a previous process',
+    shared: 'using embedded PostgreSQL run by another process',
+  }[embedded.origin];
+  logger.info({ url: maskDatabaseUrl(embedded.url), dataDir }, `DATABASE_URL is not set: ${how}`);
   return { url: embedded.url, embedded };
 }
 
@@ -58,6 +64,25 @@ export async function startService(
 ): Promise<RunningService> {
   const { url, embedded } = await resolveDatabase(config, logger);
   const pool = createPool(url, config);
+  try {
+    return await startOnDatabase(url, embedded, pool, config, logger, options, listen);
+  } catch (err) {
+    // A failed start (migration error, port in use) leaves no server or connections behind.
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function startOnDatabase(
+  url: string,
+  embedded: EmbeddedDatabase | undefined,
+  pool: Pool,
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions,
+  listen: boolean,
+): Promise<RunningService> {
   let boss: PgBoss | undefined;
   let schemaReady = false;
   let schemaTimer: NodeJS.Timeout | undefined;
@@ -139,7 +164,8 @@ export async function startService(
 
   const readiness: Readiness = {
     shuttingDown: false,
-    schemaProblem: checkSchema,
+    // Ready only once pg-boss runs too: the schema may be current a poll tick before that.
+    schemaProblem: async () => (schemaReady ? undefined : ((await checkSchema()) ?? 'schema is current; the queue is starting')),
     pingDatabase: async () => {
       await pool.query('SELECT 1');
     },
@@ -176,8 +202,10 @@ export async function startService(
   const close = () => {
     closing ??= (async () => {
       readiness.shuttingDown = true;
-      stopping.abort();
       clearTimeout(schemaTimer);
+      if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      // Long-poll claims answer now (with what they have) instead of holding the shutdown.
+      stopping.abort();
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));

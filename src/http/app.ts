@@ -44,7 +44,9 @@ export function createApp(parts: AppParts): Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false },
+      // allErrors: a 400 names every offending field, not just the first. Bodies are
+      // size-limited above and errors.ts caps the list, which bounds the extra cost.
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
       validateResponses: parts.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       validateFormats: true,
