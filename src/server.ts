@@ -187,6 +187,7 @@ async function startOnDatabase(
   let server: Server | undefined;
   let address = '';
   if (listen) {
+    await app.locals.specLoaded;
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.httpPort, config.httpHost, (err?: Error) => (err ? reject(err) : resolve(s)));
     });
