@@ -32,6 +32,8 @@ export interface Config {
   maxResultBytes: number;
   jsonMaxDepth: number;
   reaperIntervalMs: number;
+  retryBackoffBaseMs: number;
+  retryBackoffMaxMs: number;
   longPollRecheckMs: number;
   apiTokensFile: string | undefined;
   apiTokens: string | undefined;
@@ -41,6 +43,9 @@ export interface Config {
   webhookAllowedHosts: string[];
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  webhookPollMs: number;
   retentionCompletedMs: number;
   retentionFailedMs: number;
   retentionCancelledMs: number;
@@ -152,6 +157,9 @@ export function loadConfig(env: Env): Config {
     maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
     jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
     reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, DURATION),
+    // Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds).
+    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, DURATION),
+    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, DURATION),
     longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, DURATION),
     apiTokensFile: env.API_TOKENS_FILE || undefined,
     apiTokens: env.API_TOKENS || undefined,
@@ -161,6 +169,10 @@ export function loadConfig(env: Env): Config {
     webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
     webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, DURATION),
     webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
+    // Issue 10: 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
+    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${DURATION}, or 0`),
+    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, DURATION),
+    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, DURATION),
     retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),

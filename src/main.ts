@@ -44,6 +44,8 @@ function onSignal(signal: string): void {
 }
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
+// Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
+process.on('SIGHUP', () => service?.auth.reload());
 
 try {
   service = await startService(config, logger);

@@ -1,10 +1,11 @@
 // The composition root: database (given or embedded), migrations, pg-boss, the
 // HTTP app, the leader's periodic tasks, and an orderly shutdown.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
+import { type AccessControl, createAccessControl } from './auth/access.ts';
 import type { Config } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate, pendingMigrations } from './db/migrate.ts';
@@ -14,6 +15,9 @@ import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { setupMetrics } from './metrics/index.ts';
+import { providerRoutes } from './providers/routes.ts';
+import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
 import { Waiters } from './queue/waiters.ts';
@@ -21,12 +25,11 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -37,11 +40,18 @@ export interface RunningService {
   url: string;
   jobs: JobService;
   leader: Leader;
+  /** Access control; `auth.reload()` re-reads API_TOKENS_FILE (main.ts calls it on SIGHUP). */
+  auth: AccessControl;
   close(): Promise<void>;
 }
 
 const SCHEMA_POLL_MS = 1000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
+/** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
+export const HEADERS_TIMEOUT_MAX_MS = 20_000;
+/** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -62,10 +72,12 @@ export async function startService(
   options: ServiceOptions = {},
   listen = true,
 ): Promise<RunningService> {
+  // First, so a production start without tokens is refused before anything else starts.
+  const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   const pool = createPool(url, config);
   try {
-    return await startOnDatabase(url, embedded, pool, config, logger, options, listen);
+    return await startOnDatabase({ url, embedded, pool, auth }, config, logger, options, listen);
   } catch (err) {
     // A failed start (migration error, port in use) leaves no server or connections behind.
     await pool.end().catch(() => {});
@@ -75,9 +87,7 @@ export async function startService(
 }
 
 async function startOnDatabase(
-  url: string,
-  embedded: EmbeddedDatabase | undefined,
-  pool: Pool,
+  { url, embedded, pool, auth }: { url: string; embedded?: EmbeddedDatabase; pool: Pool; auth: AccessControl },
   config: Config,
   logger: Logger,
   options: ServiceOptions,
@@ -95,8 +105,25 @@ async function startOnDatabase(
     if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
     return undefined;
   };
+  const webhookConfig = {
+    secrets: config.webhookSecrets,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    pollMs: config.webhookPollMs,
+  };
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
+  let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
-    boss = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: true });
+    // pg-boss's own supervisor is off on every replica: the leader runs its passes
+    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
+    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
+    await ensureWebhookQueue(b, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metrics.webhookEvents);
+    deliverer.start();
+    boss = b;
     schemaReady = true;
   };
 
@@ -124,17 +151,19 @@ async function startOnDatabase(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
+  const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
     queues,
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
+    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    events: metrics.events,
   });
-  const stats = new StatsService(pool);
 
   const leader = new Leader(url, logger, [
     {
@@ -150,6 +179,7 @@ async function startOnDatabase(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
   else {
@@ -173,14 +203,15 @@ async function startOnDatabase(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness)],
+    openRoutes: [metrics.routes, healthRoutes(readiness)],
+    authenticate: auth.middleware,
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
           ? next()
           : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
     ],
-    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
 
@@ -188,12 +219,24 @@ async function startOnDatabase(
   let address = '';
   if (listen) {
     await app.locals.specLoaded;
+    // requestTimeout bounds receiving a whole request (headers and body), not answering it,
+    // so long-poll claims are unaffected.
+    const s = createServer(
+      {
+        requestTimeout: config.requestTimeoutMs,
+        headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MAX_MS),
+        keepAliveTimeout: 5000,
+        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      },
+      app,
+    );
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.httpPort, config.httpHost, (err?: Error) => (err ? reject(err) : resolve(s)));
+      s.once('error', reject);
+      s.listen(config.httpPort, config.httpHost, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
     });
-    server.requestTimeout = config.requestTimeoutMs;
-    server.headersTimeout = Math.min(config.requestTimeoutMs, 20_000);
-    server.keepAliveTimeout = 5000;
     const a = server.address();
     address = typeof a === 'object' && a ? `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
     logger.info({ url: address }, 'ai-service listening');
@@ -215,8 +258,10 @@ async function startOnDatabase(
         await closed;
         clearTimeout(timer);
       }
+      await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
+      await providers.close();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
       await pool.end().catch(() => {});
       await embedded?.stop();
@@ -224,5 +269,5 @@ async function startOnDatabase(
     return closing;
   };
 
-  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, close };
+  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, auth, close };
 }
