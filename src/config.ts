@@ -54,12 +54,12 @@ export interface Config {
   shutdownDelayMs: number;
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads one variable with a parser; the parser throws with the accepted form. */
-function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T, form: string): T {
+export function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T, form: string): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   try {
@@ -69,7 +69,7 @@ function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T,
   }
 }
 
-function int(min: number, max: number) {
+export function int(min: number, max: number) {
   return (raw: string) => {
     if (!/^\d+$/.test(raw)) throw new Error('not an integer');
     const n = Number(raw);
@@ -78,7 +78,7 @@ function int(min: number, max: number) {
   };
 }
 
-function url(raw: string): string {
+export function url(raw: string): string {
   const u = new URL(raw);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
   return raw.replace(/\/+$/, '');
@@ -90,7 +90,7 @@ function dbUrl(raw: string): string {
   return raw;
 }
 
-function oneOf(values: string[]) {
+export function oneOf(values: string[]) {
   return (raw: string) => {
     if (!values.includes(raw)) throw new Error('unknown');
     return raw;
@@ -112,17 +112,19 @@ function durationOr0(raw: string): number {
   return raw === '0' ? 0 : duration(raw);
 }
 
-function list(raw: string): string[] {
+export function list(raw: string): string[] {
   return raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
 }
 
-const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m (more than 0, at most 24d)';
-const DURATION_OR_0 = 'a duration such as 500ms, 30s, 5m, 1h30m, or 0 to keep forever';
+export const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m';
+// Intervals and timeouts: `duration` below.
+const POSITIVE_DURATION = `${DURATION} (more than 0, at most 24d)`;
+const DURATION_OR_0 = `${DURATION}, or 0 to keep forever`;
 const BOOL = 'true, false, 1 or 0';
-const BYTES = 'a size such as 1048576, 512kb, 2mb';
+export const BYTES = 'a size such as 1048576, 512kb, 2mb';
 
 export function loadConfig(env: Env): Config {
   const nodeEnv = env.NODE_ENV || 'development';
@@ -142,44 +144,44 @@ export function loadConfig(env: Env): Config {
     llmBaseUrl: read(env, 'LLM_BASE_URL', undefined, url, 'an http(s) URL'),
     llmApiKey: env.LLM_API_KEY || undefined,
     llmModel: read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name'),
-    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, duration, DURATION),
+    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, duration, POSITIVE_DURATION),
     whisperxUrl: read(env, 'WHISPERX_URL', undefined, url, 'an http(s) URL'),
     openclawUrl: read(env, 'OPENCLAW_URL', undefined, url, 'an http(s) URL'),
-    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, duration, DURATION),
+    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, duration, POSITIVE_DURATION),
     dbPoolSize: read(env, 'DB_POOL_SIZE', 20, int(2, 1000), 'an integer 2-1000'),
-    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, duration, DURATION),
-    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, duration, DURATION),
-    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, duration, DURATION),
-    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, DURATION),
+    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
+    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, duration, POSITIVE_DURATION),
+    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, duration, POSITIVE_DURATION),
+    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
     bodyLimitBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
     batchBodyLimitBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
     maxInputBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES),
     maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
     jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
-    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, DURATION),
+    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, POSITIVE_DURATION),
     // Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds).
-    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, DURATION),
-    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, DURATION),
-    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, DURATION),
+    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, POSITIVE_DURATION),
+    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, POSITIVE_DURATION),
+    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, POSITIVE_DURATION),
     apiTokensFile: env.API_TOKENS_FILE || undefined,
     apiTokens: env.API_TOKENS || undefined,
     authDisabled: read(env, 'AUTH_DISABLED', false, parseBoolean, BOOL),
     metricsToken: env.METRICS_TOKEN || undefined,
     webhookSecrets: read(env, 'WEBHOOK_SECRET', [], list, 'one or more comma-separated secrets'),
     webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
-    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, DURATION),
+    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
     webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
     // Issue 10: 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
-    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${DURATION}, or 0`),
-    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, DURATION),
-    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, DURATION),
+    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${POSITIVE_DURATION}, or 0`),
+    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, POSITIVE_DURATION),
+    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, POSITIVE_DURATION),
     retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
-    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, DURATION),
+    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
     // issue 2 (service foundation): keep serving with /readyz 503 this long after SIGTERM,
     // so load balancers stop routing here before the listener closes.
-    shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${DURATION}, or 0 to close at once`),
+    shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
   };
   return Object.freeze(config);
 }
