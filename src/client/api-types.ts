@@ -74,7 +74,8 @@ export interface paths {
         };
         /**
          * List jobs
-         * @description Newest first, keyset-paginated with an opaque `cursor`.
+         * @description Newest first, keyset-paginated: pass the `next_cursor` of one page as `cursor` to get the
+         *     next (older) page; `next_cursor` is null on the last page. Filters combine with AND.
          */
         get: operations["listJobs"];
         put?: never;
@@ -148,7 +149,9 @@ export interface paths {
         };
         /**
          * Get a job
-         * @description The job with its result or error and its attempts.
+         * @description The job with its result or error and `attempts_history`: one entry per claim with the
+         *     worker, the lease, when it finished, its outcome and error. The dashboard's job page
+         *     (`/ui/#/jobs/{id}`) shows the same as a timeline.
          */
         get: operations["getJob"];
         put?: never;
@@ -821,6 +824,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example openapi: 3.1.0
+                     *     info:
+                     *       title: ai-service
+                     */
                     "application/yaml": string;
                 };
             };
@@ -829,13 +837,45 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
+                /**
+                 * @description Only jobs of this owner service.
+                 * @example telephony
+                 */
                 owner_service?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs with exactly this owner reference.
+                 * @example beeline/call-8812
+                 */
                 owner_ref?: components["schemas"]["OwnerRef"];
+                /**
+                 * @description Only jobs of this task type.
+                 * @example call_analysis
+                 */
                 task_type?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs of this model profile.
+                 * @example qwen2.5-14b
+                 */
                 model_profile?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs in this status.
+                 * @example failed
+                 */
                 status?: components["schemas"]["JobStatus"];
+                /**
+                 * @description Only jobs whose last error has this category (e.g. the failed jobs behind a count in `/api/v1/stats` errors).
+                 * @example provider_unavailable
+                 */
                 error_category?: components["schemas"]["Slug"];
+                /**
+                 * @description Page size.
+                 * @example 50
+                 */
                 limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page; omit for the first (newest) page.
+                 * @example MDE5MzZmNWUtOGE0Yi03YzJkLTllMWYtMGExYjJjM2Q0ZTVm
+                 */
                 cursor?: string;
             };
             header?: never;
@@ -850,12 +890,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "jobs": [],
-                     *       "next_cursor": null
-                     *     }
-                     */
                     "application/json": {
                         jobs: components["schemas"]["Job"][];
                         next_cursor: string | null;
@@ -1414,6 +1448,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.
+                     *     # TYPE process_cpu_user_seconds_total counter
+                     *     process_cpu_user_seconds_total 1.52
+                     */
                     "text/plain": string;
                 };
             };
