@@ -46,7 +46,7 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-const SCHEMA_POLL_MS = 2000;
+const SCHEMA_POLL_MS = 1000;
 /** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
 export const HEADERS_TIMEOUT_MAX_MS = 20_000;
 /** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
@@ -56,8 +56,14 @@ const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
-  logger.info({ url: maskDatabaseUrl(embedded.url) }, 'DATABASE_URL is not set: started embedded PostgreSQL');
+  const dataDir = path.resolve(config.dataDir, 'postgres');
+  const embedded = await startEmbeddedPostgres(dataDir);
+  const how = {
+    started: 'started embedded PostgreSQL',
+    adopted: 'reusing embedded PostgreSQL left running by a previous process',
+    shared: 'using embedded PostgreSQL run by another process',
+  }[embedded.origin];
+  logger.info({ url: maskDatabaseUrl(embedded.url), dataDir }, `DATABASE_URL is not set: ${how}`);
   return { url: embedded.url, embedded };
 }
 
@@ -71,6 +77,23 @@ export async function startService(
   const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   const pool = createPool(url, config);
+  try {
+    return await startOnDatabase({ url, embedded, pool, auth }, config, logger, options, listen);
+  } catch (err) {
+    // A failed start (migration error, port in use) leaves no server or connections behind.
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function startOnDatabase(
+  { url, embedded, pool, auth }: { url: string; embedded?: EmbeddedDatabase; pool: Pool; auth: AccessControl },
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions,
+  listen: boolean,
+): Promise<RunningService> {
   let boss: PgBoss | undefined;
   let schemaReady = false;
   let schemaTimer: NodeJS.Timeout | undefined;
@@ -172,7 +195,8 @@ export async function startService(
 
   const readiness: Readiness = {
     shuttingDown: false,
-    schemaProblem: checkSchema,
+    // Ready only once pg-boss runs too: the schema may be current a poll tick before that.
+    schemaProblem: async () => (schemaReady ? undefined : ((await checkSchema()) ?? 'schema is current; the queue is starting')),
     pingDatabase: async () => {
       await pool.query('SELECT 1');
     },
@@ -195,6 +219,7 @@ export async function startService(
   let server: Server | undefined;
   let address = '';
   if (listen) {
+    await app.locals.specLoaded;
     // requestTimeout bounds receiving a whole request (headers and body), not answering it,
     // so long-poll claims are unaffected.
     const s = createServer(
@@ -222,11 +247,10 @@ export async function startService(
   const close = () => {
     closing ??= (async () => {
       readiness.shuttingDown = true;
-      stopping.abort();
       clearTimeout(schemaTimer);
-      // Closing the listener resets connections still in the kernel's accept queue, so
-      // first give the load balancer time to see /readyz fail and stop sending.
-      if (server && config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+      if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      // Long-poll claims answer now (with what they have) instead of holding the shutdown.
+      stopping.abort();
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));

@@ -54,7 +54,7 @@ describe('fault: lease edges and graceful deploys', function () {
   });
 
   it('finishes in-flight requests and resets no accepted connection on SIGTERM', async () => {
-    const r = await startReplica(db.url, { SHUTDOWN_TIMEOUT: '10s', SHUTDOWN_DRAIN: '1s' });
+    const r = await startReplica(db.url, { SHUTDOWN_TIMEOUT: '10s', SHUTDOWN_DELAY: '1s' });
     replicas.push(r);
     // One connection per request: an error can then only mean the server dropped a
     // request it had accepted (reset) or refused a new connection once closed (refused).
