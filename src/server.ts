@@ -13,6 +13,7 @@ import { createApp } from './http/app.ts';
 import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
+import { Purger, retentionPolicy } from './jobs/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
@@ -110,6 +111,7 @@ export async function startService(
     stopping: stopping.signal,
   });
   const stats = new StatsService(pool);
+  const purger = new Purger({ db: pool, policy: retentionPolicy(config) });
 
   const leader = new Leader(url, logger, [
     {
@@ -125,6 +127,15 @@ export async function startService(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    {
+      name: 'retention-purge',
+      intervalMs: config.purgeIntervalMs,
+      run: async () => {
+        const r = await purger.run({ shouldContinue: () => leader.isLeader && !stopping.signal.aborted });
+        if (r.total) logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');
+        if (r.drift) logger.warn({ drift: r.drift }, 'retention purge: jobs rows without a pg-boss row were deleted');
+      },
+    },
   ]);
   if (schemaReady) leader.start();
   else {

@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { ageJobs, CONSISTENT, consistency, eventually } from './support.ts';
+
+type Api = ReturnType<typeof client>;
+
+/** Creates one job per status the caller names and drives it there through the API. */
+async function jobIn(api: Api, status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled', profile: string) {
+  const job = await api.create(jobBody({ model_profile: profile, max_attempts: 1 }));
+  if (status === 'pending') return job.id as string;
+  if (status === 'cancelled') {
+    await api.cancel(job.id);
+    return job.id as string;
+  }
+  const { jobs } = await api.claim({ worker_id: 'w1', model_profiles: [profile] });
+  expect(jobs.map((j: { id: string }) => j.id)).to.deep.equal([job.id]);
+  const token = jobs[0].lease_token;
+  if (status === 'completed') await api.complete(job.id, { lease_token: token, result: { content: 'ok' } });
+  if (status === 'failed') await api.fail(job.id, { lease_token: token, category: 'provider_error', message: 'boom', retryable: false });
+  return job.id as string;
+}
+
+async function rowsIn(t: TestService, ids: string[]) {
+  const q = async (text: string) => (await t.sql.query(text, [ids])).rows.map((r) => r.id).sort();
+  return {
+    jobs: await q('SELECT id FROM jobs WHERE id = ANY($1::uuid[])'),
+    boss: await q('SELECT id FROM pgboss.job WHERE id = ANY($1::uuid[])'),
+    attempts: await q('SELECT DISTINCT job_id AS id FROM job_attempts WHERE job_id = ANY($1::uuid[])'),
+  };
+}
+
+describe('retention purge', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({ PURGE_INTERVAL: '100ms', RETENTION_COMPLETED: '7d', RETENTION_FAILED: '30d', RETENTION_CANCELLED: '1d' });
+    api = client(t.api);
+  });
+  after(() => t.close());
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => /"level":[45]0/.test(l)).join('\n').slice(0, 3000));
+  });
+
+  it('removes jobs past their retention from the API and pg-boss together, and keeps everything else', async () => {
+    const p = 'purge-a';
+    const old = {
+      completed: await jobIn(api, 'completed', p),
+      failed: await jobIn(api, 'failed', p),
+      cancelled: await jobIn(api, 'cancelled', p),
+    };
+    const young = {
+      completed: await jobIn(api, 'completed', p), // 6 days old, retention 7d
+      failed: await jobIn(api, 'failed', p), // 29 days old, retention 30d
+      cancelled: await jobIn(api, 'cancelled', p), // fresh, retention 1d
+    };
+    const running = await jobIn(api, 'running', p);
+    const pending = await jobIn(api, 'pending', p);
+    await ageJobs(t.sql, [young.completed], 6);
+    await ageJobs(t.sql, [young.failed], 29);
+    // Pending and running jobs ten years old are still never purged.
+    await ageJobs(t.sql, [pending, running], 3650);
+    await t.sql.query(`UPDATE jobs SET lease_expires_at = now() + interval '1 hour' WHERE id = $1::uuid`, [running]);
+    // Aged last: the pass that deletes an old job of a status has seen the young job
+    // of that status at its final age.
+    await ageJobs(t.sql, [old.completed, old.cancelled], 8);
+    await ageJobs(t.sql, [old.failed], 31);
+
+    const gone = Object.values(old);
+    await eventually('expired jobs purged', async () => (await rowsIn(t, gone)).jobs.length === 0);
+    expect(await rowsIn(t, gone)).to.deep.equal({ jobs: [], boss: [], attempts: [] });
+    for (const id of gone) await api.get(id, 404);
+
+    const kept = [...Object.values(young), pending, running];
+    const rows = await rowsIn(t, kept);
+    expect(rows.jobs).to.deep.equal([...kept].sort());
+    expect(rows.boss).to.deep.equal([...kept].sort());
+    for (const id of kept) await api.get(id);
+    expect((await api.get(pending)).status).to.equal('pending');
+    expect((await api.get(running)).status).to.equal('running');
+    expect(await consistency(t.sql)).to.deep.equal(CONSISTENT);
+  });
+
+  it('counts purged rows per queue and in totals in /api/v1/stats, and lowers the status counts', async () => {
+    const p = 'purge-stats';
+    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'completed', p), await jobIn(api, 'failed', p)];
+    const before = await api.stats();
+    const queue = (s: any) => s.queues.find((q: { model_profile: string }) => q.model_profile === p);
+    expect(queue(before)).to.include({ completed: 2, failed: 1, purged: 0 });
+    await ageJobs(t.sql, ids, 40);
+    await eventually('purged', async () => (await rowsIn(t, ids)).jobs.length === 0);
+    const after = await api.stats();
+    expect(queue(after)).to.include({ completed: 0, failed: 0, purged: 3 });
+    expect(after.totals.purged - before.totals.purged).to.equal(3);
+  });
+});
+
+describe('retention purge with 0 (keep forever)', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({ PURGE_INTERVAL: '100ms', RETENTION_COMPLETED: '1d', RETENTION_FAILED: '0', RETENTION_CANCELLED: '0' });
+    api = client(t.api);
+  });
+  after(() => t.close());
+
+  it('never purges a status whose retention is 0, however old', async () => {
+    const p = 'purge-forever';
+    const completed = await jobIn(api, 'completed', p);
+    const failed = await jobIn(api, 'failed', p);
+    const cancelled = await jobIn(api, 'cancelled', p);
+    await ageJobs(t.sql, [completed, failed, cancelled], 36_500);
+    // The completed job (retention 1d) going proves a purge pass ran over these rows.
+    await eventually('completed job purged', async () => (await rowsIn(t, [completed])).jobs.length === 0);
+    expect((await api.stats()).totals.purged).to.equal(1);
+    const rows = await rowsIn(t, [failed, cancelled]);
+    expect(rows.jobs).to.deep.equal([failed, cancelled].sort());
+    expect(rows.boss).to.deep.equal([failed, cancelled].sort());
+    expect((await api.get(failed)).status).to.equal('failed');
+    expect((await api.get(cancelled)).status).to.equal('cancelled');
+  });
+});
