@@ -41,6 +41,9 @@ export interface Config {
   webhookAllowedHosts: string[];
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  webhookPollMs: number;
   retentionCompletedMs: number;
   retentionFailedMs: number;
   retentionCancelledMs: number;
@@ -144,6 +147,10 @@ export function loadConfig(env: Env): Config {
     webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
     webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, parseDuration, DURATION),
     webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
+    // Issue 10: 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
+    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, parseDuration, `${DURATION}, or 0`),
+    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, parseDuration, DURATION),
+    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, parseDuration, DURATION),
     retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),

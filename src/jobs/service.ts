@@ -3,7 +3,7 @@
 // statement or one transaction that writes `jobs` and pg-boss together.
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
-import { conflict, HttpError, notFound } from '../http/problem.ts';
+import { badRequest, conflict, HttpError, notFound } from '../http/problem.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { canonicalJson, sha256 } from '../lib/json.ts';
 import type { QueueRegistry } from '../queue/boss.ts';
@@ -16,6 +16,8 @@ import { type Backoff, completeJob, failJob, heartbeat, leaseOutcome } from '../
 import type { JobRow } from '../storage/job-row.ts';
 import { type JobEvents, noEvents } from './events.ts';
 import { checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
+import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
+import { latestDelivery } from '../storage/webhooks.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MESSAGE_MAX_CHARS = 4000;
@@ -32,6 +34,7 @@ export interface JobServiceDeps {
   longPollRecheckMs: number;
   /** Aborted at shutdown: long polls return at once. */
   stopping: AbortSignal;
+  callbackPolicy: CallbackPolicy;
   events?: JobEvents;
 }
 
@@ -87,7 +90,11 @@ export class JobService {
    * Returns each job with `created: false` for replays.
    */
   async create(bodies: JobCreateBody[]): Promise<{ job: JobRow; created: boolean }[]> {
-    for (const b of bodies) checkPayload(b.input, '/body/input', this.d.inputLimits);
+    for (const b of bodies) {
+      checkPayload(b.input, '/body/input', this.d.inputLimits);
+      if (b.callback_url) checkCallbackUrl(b.callback_url, this.d.callbackPolicy);
+      else if (b.callback_events) throw badRequest('callback_events needs a callback_url', [{ path: '/body/callback_events', message: 'requires callback_url' }]);
+    }
     const jobs = bodies.map(toNewJob);
     await this.d.queues.ensure(jobs);
     const keyed = jobs.filter((j) => j.idempotency_key !== null);
@@ -234,7 +241,11 @@ export class JobService {
     const job = await getJob(this.d.pool, id);
     if (!job) throw notFound();
     if (!withAttempts) return job;
-    return { ...job, attempts_history: await getAttempts(this.d.pool, id) };
+    const [attempts_history, callback] = await Promise.all([
+      getAttempts(this.d.pool, id),
+      job.callback_url ? latestDelivery(this.d.pool, id) : null,
+    ]);
+    return { ...job, attempts_history, callback };
   }
 
   async list(filter: ListFilter) {

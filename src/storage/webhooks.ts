@@ -1,0 +1,64 @@
+// Webhook delivery records (migration 003). Rows are created by the jobs trigger;
+// the deliverer updates them after each attempt, in the same transaction that
+// settles the delivery's pg-boss job.
+import type { Queryable } from '../db/pool.ts';
+
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export interface Delivery {
+  id: string;
+  job_id: string;
+  url: string;
+  payload: Record<string, unknown>;
+  status: string;
+}
+
+export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
+  const { rows } = await db.query(
+    'SELECT id, job_id, url, payload, status FROM webhook_deliveries WHERE id = $1::uuid',
+    [id],
+  );
+  return rows[0];
+}
+
+export async function recordAttempt(
+  db: Queryable,
+  id: string,
+  a: { status: 'pending' | 'delivered' | 'failed'; attempts: number; statusCode: number | null; error: string | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE webhook_deliveries d SET status = $2::text, attempts = $3::int, last_status_code = $4::int, last_error = $5::text,
+       delivered_at = CASE WHEN $2::text = 'delivered' THEN now() END,
+       next_attempt_at = CASE WHEN $2::text = 'pending'
+         THEN (SELECT start_after FROM pgboss.job p WHERE p.name = '${WEBHOOK_QUEUE}' AND p.id = d.id) END
+     WHERE id = $1::uuid`,
+    [id, a.status, a.attempts, a.statusCode, a.error],
+  );
+}
+
+/** Moves the next attempt of a retrying delivery to `delayMs` from now (Retry-After). */
+export async function delayRetry(db: Queryable, id: string, delayMs: number): Promise<void> {
+  await db.query(
+    `UPDATE pgboss.job SET start_after = now() + make_interval(secs => $2::float8 / 1000)
+     WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'retry'`,
+    [id, delayMs],
+  );
+}
+
+/** Makes the current attempt the last one, so pg-boss's fail() marks it failed. */
+export async function makeLastAttempt(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE pgboss.job SET retry_limit = retry_count WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'active'`,
+    [id],
+  );
+}
+
+/** The latest delivery of a job, as GET /jobs/{id} shows it under `callback`. */
+export async function latestDelivery(db: Queryable, jobId: string) {
+  const { rows } = await db.query(
+    `SELECT status, event, attempts, last_status_code, last_error, next_attempt_at, delivered_at
+     FROM webhook_deliveries WHERE job_id = $1::uuid ORDER BY created_at DESC LIMIT 1`,
+    [jobId],
+  );
+  return rows[0] ?? null;
+}
