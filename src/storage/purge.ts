@@ -1,8 +1,11 @@
 // Retention purge: deletes finished jobs past their retention from `jobs` and
 // `pgboss.job` in ONE statement (a data-modifying CTE is atomic), so no crash or
-// kill can leave one store holding a row the other has lost. job_attempts rows go
-// by ON DELETE CASCADE; the jobs DELETE trigger (migration 002) decrements the
-// status counters and counts `purged` per queue in the same transaction.
+// kill can leave one store holding a row the other has lost. job_attempts and
+// webhook_deliveries rows go by ON DELETE CASCADE; the pg-boss jobs of those
+// deliveries (queue `webhooks`, which pg-boss never deletes: deletion_seconds 0) go
+// in the same statement, and a deliverer holding one finds the delivery gone
+// (src/webhooks/deliverer.ts). The jobs DELETE trigger (migration 002, fixed by 004)
+// decrements the status counters and counts `purged` per queue in the same transaction.
 //
 // One call = one batch = one short autocommit transaction bounded by `limit` rows.
 // Victims are read from the partial index jobs_finished_idx (status, finished_at)
@@ -13,6 +16,7 @@
 // always prove the partial index predicate, even for a cached generic plan.
 import type { Queryable } from '../db/pool.ts';
 import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { WEBHOOK_QUEUE } from './webhooks.ts';
 
 export const PURGEABLE_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type PurgeableStatus = (typeof PURGEABLE_STATUSES)[number];
@@ -33,6 +37,10 @@ WITH victims AS (
 ),
 boss AS (
   DELETE FROM ${PGBOSS_SCHEMA}.job p USING victims v WHERE p.name = v.queue AND p.id = v.id RETURNING p.id
+),
+outbox AS (
+  DELETE FROM ${PGBOSS_SCHEMA}.job p USING webhook_deliveries d, victims v
+  WHERE d.job_id = v.id AND p.name = '${WEBHOOK_QUEUE}' AND p.id = d.id
 ),
 gone AS (
   DELETE FROM jobs j USING victims v WHERE j.id = v.id RETURNING j.queue, j.finished_at

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
-import { ageJobs, CONSISTENT, consistency, eventually } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
+import { startReceiver } from '../webhooks/receiver.ts';
+import { ageJobs, CONSISTENT, consistency } from './support.ts';
 
 type Api = ReturnType<typeof client>;
 
@@ -66,7 +68,7 @@ describe('retention purge', () => {
     await ageJobs(t.sql, [old.failed], 31);
 
     const gone = Object.values(old);
-    await eventually('expired jobs purged', async () => (await rowsIn(t, gone)).jobs.length === 0);
+    await waitUntil(async () => (await rowsIn(t, gone)).jobs.length === 0, { what: 'expired jobs purged' });
     expect(await rowsIn(t, gone)).to.deep.equal({ jobs: [], boss: [], attempts: [] });
     for (const id of gone) await api.get(id, 404);
 
@@ -87,7 +89,7 @@ describe('retention purge', () => {
     const queue = (s: any) => s.queues.find((q: { model_profile: string }) => q.model_profile === p);
     expect(queue(before)).to.include({ completed: 2, failed: 1, purged: 0 });
     await ageJobs(t.sql, ids, 40);
-    await eventually('purged', async () => (await rowsIn(t, ids)).jobs.length === 0);
+    await waitUntil(async () => (await rowsIn(t, ids)).jobs.length === 0, { what: 'purged' });
     const after = await api.stats();
     expect(queue(after)).to.include({ completed: 0, failed: 0, purged: 3 });
     expect(after.totals.purged - before.totals.purged).to.equal(3);
@@ -110,12 +112,48 @@ describe('retention purge with 0 (keep forever)', () => {
     const cancelled = await jobIn(api, 'cancelled', p);
     await ageJobs(t.sql, [completed, failed, cancelled], 36_500);
     // The completed job (retention 1d) going proves a purge pass ran over these rows.
-    await eventually('completed job purged', async () => (await rowsIn(t, [completed])).jobs.length === 0);
+    await waitUntil(async () => (await rowsIn(t, [completed])).jobs.length === 0, { what: 'completed job purged' });
     expect((await api.stats()).totals.purged).to.equal(1);
     const rows = await rowsIn(t, [failed, cancelled]);
     expect(rows.jobs).to.deep.equal([failed, cancelled].sort());
     expect(rows.boss).to.deep.equal([failed, cancelled].sort());
     expect((await api.get(failed)).status).to.equal('failed');
     expect((await api.get(cancelled)).status).to.equal('cancelled');
+  });
+});
+
+describe('retention purge of jobs with completion callbacks', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({
+      PURGE_INTERVAL: '100ms',
+      RETENTION_COMPLETED: '1d',
+      WEBHOOK_SECRET: 'test-secret-0123456789',
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      WEBHOOK_POLL_INTERVAL: '20ms',
+    });
+    api = client(t.api);
+  });
+  after(() => t.close());
+
+  it('deletes the delivery record and its pg-boss outbox job with the job', async () => {
+    const receiver = await startReceiver();
+    try {
+      const job = await api.create(jobBody({ model_profile: 'purge-hooks', callback_url: receiver.url }));
+      const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['purge-hooks'] });
+      await api.complete(job.id, { lease_token: jobs[0].lease_token, result: { content: 'done' } });
+      await receiver.waitFor(1);
+      const outbox = `SELECT p.id FROM webhook_deliveries d JOIN pgboss.job p ON p.name = 'webhooks' AND p.id = d.id
+                      WHERE d.job_id = $1::uuid`;
+      expect((await t.sql.query(outbox, [job.id])).rowCount).to.equal(1);
+      const { rows } = await t.sql.query(`SELECT d.id FROM webhook_deliveries d WHERE d.job_id = $1::uuid`, [job.id]);
+      await ageJobs(t.sql, [job.id], 2);
+      await waitUntil(async () => (await rowsIn(t, [job.id])).jobs.length === 0, { what: 'job purged' });
+      expect((await t.sql.query(`SELECT 1 FROM pgboss.job WHERE id = $1::uuid`, [rows[0].id])).rowCount).to.equal(0);
+      expect((await t.sql.query(`SELECT 1 FROM webhook_deliveries WHERE job_id = $1::uuid`, [job.id])).rowCount).to.equal(0);
+    } finally {
+      await receiver.close();
+    }
   });
 });

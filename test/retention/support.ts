@@ -65,12 +65,3 @@ export async function consistency(sql: pg.Pool): Promise<Consistency> {
   const { rows } = await sql.query(CONSISTENCY);
   return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)])) as unknown as Consistency;
 }
-
-/** Polls `check` until it returns true or the deadline passes (then throws with `what`). */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
