@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import { PURGED_METRIC, registerPurgedCounter } from '../../src/jobs/purge-metrics.ts';
+import { StatsService } from '../../src/stats/service.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
 import { startReceiver } from '../webhooks/receiver.ts';
@@ -93,6 +96,20 @@ describe('retention purge', () => {
     const after = await api.stats();
     expect(queue(after)).to.include({ completed: 0, failed: 0, purged: 3 });
     expect(after.totals.purged - before.totals.purged).to.equal(3);
+  });
+
+  it('reports purged rows per queue as a Prometheus counter read from the same counters', async () => {
+    const p = 'purge-metric';
+    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'cancelled', p)];
+    const registry = new Registry();
+    const stats = new StatsService(t.sql);
+    registerPurgedCounter(registry, async () => (await stats.stats()).queues);
+    const series = async () => (await registry.getSingleMetric(PURGED_METRIC)!.get()).values.find((v) => v.labels.model_profile === p);
+    expect((await series())?.value).to.equal(0);
+    await ageJobs(t.sql, ids, 10);
+    await waitUntil(async () => (await rowsIn(t, ids)).jobs.length === 0, { what: 'purged' });
+    expect(await series()).to.deep.include({ value: 2, labels: { task_type: 'call_analysis', model_profile: p } });
+    expect(await registry.metrics()).to.include(`${PURGED_METRIC}{task_type="call_analysis",model_profile="${p}"} 2`);
   });
 });
 
