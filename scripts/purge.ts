@@ -64,7 +64,17 @@ function table(counts: QueueCount[]): string {
 }
 
 function describePolicy(policy: Record<string, number>): string {
-  const fmt = (ms: number) => (ms === 0 ? 'keep forever' : ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 1000}s`);
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
+  const fmt = (ms: number) => {
+    if (ms === 0) return 'keep forever';
+    const [size, unit] = units.find(([u]) => ms % u === 0) ?? [1, 'ms'];
+    return `${ms / size}${unit}`;
+  };
   return Object.entries(policy)
     .map(([s, ms]) => `${s} ${fmt(ms)}`)
     .join(', ');
