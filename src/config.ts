@@ -32,6 +32,8 @@ export interface Config {
   maxResultBytes: number;
   jsonMaxDepth: number;
   reaperIntervalMs: number;
+  retryBackoffBaseMs: number;
+  retryBackoffMaxMs: number;
   longPollRecheckMs: number;
   apiTokensFile: string | undefined;
   apiTokens: string | undefined;
@@ -138,6 +140,9 @@ export function loadConfig(env: Env): Config {
     maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
     jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
     reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, parseDuration, DURATION),
+    // Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds).
+    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, parseDuration, DURATION),
+    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, parseDuration, DURATION),
     longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, parseDuration, DURATION),
     apiTokensFile: env.API_TOKENS_FILE || undefined,
     apiTokens: env.API_TOKENS || undefined,

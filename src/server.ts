@@ -15,6 +15,9 @@ import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { Purger, retentionPolicy } from './jobs/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { setupMetrics } from './metrics/index.ts';
+import { providerRoutes } from './providers/routes.ts';
+import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
 import { Waiters } from './queue/waiters.ts';
@@ -27,8 +30,6 @@ import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
   validateResponses?: boolean;
-  /** Retry backoff for failed attempts (tests shorten it). */
-  backoff?: { baseMs: number; maxMs: number };
 }
 
 export interface RunningService {
@@ -45,7 +46,6 @@ export interface RunningService {
 const SCHEMA_POLL_MS = 2000;
 /** pg-boss's default supervise interval. */
 const PGBOSS_SUPERVISE_MS = 60_000;
-export const DEFAULT_BACKOFF = { baseMs: 5000, maxMs: 600_000 };
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -82,13 +82,15 @@ export async function startService(
     retryMaxMs: config.webhookRetryMaxMs,
     pollMs: config.webhookPollMs,
   };
+  const stats = new StatsService(pool);
+  const metrics = setupMetrics(stats, logger, config.metricsToken);
   let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
     const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
-    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metrics.webhookEvents);
     deliverer.start();
     boss = b;
     schemaReady = true;
@@ -118,18 +120,19 @@ export async function startService(
   const queues = new QueueRegistry(() => boss, pool);
   const waiters = new Waiters(url, logger);
   await waiters.start();
+  const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
     pool,
     queues,
     waiters,
     inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
     resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    events: metrics.events,
   });
-  const stats = new StatsService(pool);
   const purger = new Purger({ db: pool, policy: retentionPolicy(config) });
 
   const leader = new Leader(url, logger, [
@@ -178,14 +181,14 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [healthRoutes(readiness)],
+    openRoutes: [metrics.routes, healthRoutes(readiness)],
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
           ? next()
           : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
     ],
-    routes: [jobRoutes(jobs), statsRoutes(stats)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
 
@@ -220,6 +223,7 @@ export async function startService(
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
+      await providers.close();
       await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
       await pool.end().catch(() => {});
       await embedded?.stop();

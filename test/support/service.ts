@@ -41,14 +41,13 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
     HTTP_PORT: '0',
     REAPER_INTERVAL: '200ms',
     LONG_POLL_RECHECK: '1s',
+    RETRY_BACKOFF_BASE: '50ms',
+    RETRY_BACKOFF_MAX: '200ms',
     ...env,
     DATABASE_URL: dbUrl,
   });
   const { logger, lines } = captureLogger();
-  const service = await startService(config, logger, {
-    validateResponses: true,
-    backoff: { baseMs: 50, maxMs: 200 },
-  });
+  const service = await startService(config, logger, { validateResponses: true });
   const sql = new pg.Pool({ connectionString: dbUrl, max: 4 });
   return {
     service,

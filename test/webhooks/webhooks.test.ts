@@ -73,6 +73,9 @@ describe('completion callbacks (webhooks)', () => {
     await r.waitFor(3);
     const cb = await deliveryOf(job.id, 'delivered');
     expect(cb.attempts).to.equal(3);
+    const metrics = (await t.api.get('/metrics')).text;
+    expect(metrics).to.match(/ai_service_webhook_attempts_total\{outcome="retrying"\} [1-9]/);
+    expect(metrics).to.match(/ai_service_webhook_attempts_total\{outcome="delivered"\} [1-9]/);
     expect(new Set(r.received.map((x) => x.headers['webhook-id'])).size).to.equal(1);
     // delivered is final: no attempt after the successful third
     expect(r.received).to.have.length(3);

@@ -1,0 +1,27 @@
+// Helpers for the stats and metrics tests.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+/** The ```sql blocks of a README section, so the tests run the documented queries themselves. */
+export function readmeSql(section: string): string[] {
+  const readme = readFileSync(path.join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf(`<!-- section: ${section} -->`);
+  if (start < 0) throw new Error(`README has no section ${section}`);
+  const end = readme.indexOf('<!-- section:', start + 1);
+  const body = readme.slice(start, end < 0 ? undefined : end);
+  const blocks = [...body.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
+  if (!blocks.length) throw new Error(`README section ${section} has no sql block`);
+  return blocks;
+}
