@@ -24,8 +24,8 @@ const PROFILE = 'bench-purge';
 const WORKERS = 8;
 const LEASE_SECONDS = 300;
 const SIZES = {
-  full: { expired: 1_000_000, pending: 300_000, phaseMs: 20_000 },
-  quick: { expired: 5000, pending: 5000, phaseMs: 1000 },
+  full: { expired: 1_000_000, pending: 20_000, phaseMs: 20_000 },
+  quick: { expired: 5000, pending: 1000, phaseMs: 1000 },
 };
 const PURGE_RETENTION_MS = 30 * 60_000;
 const EXPIRED_AGE_SECONDS = 3600;
@@ -58,6 +58,12 @@ interface Phase {
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+async function create(http: Pool): Promise<void> {
+  const res = await http.request({ method: 'POST', path: '/api/v1/jobs', body: CREATE_BODY, headers: JSON_HEADERS });
+  const text = await res.body.text();
+  if (res.statusCode !== 201) throw new Error(`POST /api/v1/jobs: ${res.statusCode} ${text.slice(0, 300)}`);
+}
+
 async function call(http: Pool, path: string, body: object): Promise<any> {
   const res = await http.request({ method: 'POST', path, body: JSON.stringify(body), headers: JSON_HEADERS });
   const text = await res.body.text();
@@ -65,7 +71,13 @@ async function call(http: Pool, path: string, body: object): Promise<any> {
   return JSON.parse(text);
 }
 
-/** 8 workers claim one job at a time and complete it, until `stop()`; claims are timed. */
+const CREATE_BODY = JSON.stringify({ owner_service: 'bench', owner_ref: 'purge-bench', task_type: TASK_TYPE, model_profile: PROFILE, input: { prompt: 'Summarise the call.' } });
+
+/**
+ * 8 workers claim one job at a time and complete it, until `stop()`; claims are
+ * timed. Each worker then creates a job (as a producer would), so the backlog
+ * stays the size it was seeded at and every phase claims from the same depth.
+ */
 async function runWorkers(http: Pool, stop: () => boolean): Promise<Phase> {
   const claims = createHistogram();
   let jobs = 0;
@@ -81,9 +93,10 @@ async function runWorkers(http: Pool, stop: () => boolean): Promise<Phase> {
       });
       claims.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
       const job = res.jobs[0];
-      if (!job) throw new Error('the pending backlog ran out: raise SIZES.pending');
+      if (!job) throw new Error('the pending backlog ran out');
       await call(http, `/api/v1/jobs/${job.id}/complete`, { lease_token: job.lease_token, result: { ok: true } });
       jobs++;
+      await create(http);
     }
   };
   await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
@@ -98,13 +111,7 @@ const pMs = (h: RecordableHistogram, p: number) => h.percentile(p) / 1000;
 const perSecond = (n: number, ms: number) => (n * 1000) / ms;
 
 async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool): Promise<void> {
-  // One job through the API creates the queue in pg-boss and job_queues.
-  await http.request({
-    method: 'POST',
-    path: '/api/v1/jobs',
-    headers: JSON_HEADERS,
-    body: JSON.stringify({ owner_service: 'bench', owner_ref: 'purge-warm', task_type: TASK_TYPE, model_profile: PROFILE, input: {} }),
-  }).then((r) => r.body.text());
+  await create(http); // creates the queue in pg-boss and job_queues
   const q = { taskType: TASK_TYPE, modelProfile: PROFILE };
   ctx.log(`  seeding ${size.expired} completed jobs (finished 1 h ago) and ${size.pending} pending`);
   const t0 = performance.now();
