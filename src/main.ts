@@ -30,6 +30,8 @@ try {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
+  process.on('SIGHUP', () => service.auth.reload());
 } catch (err) {
   logger.fatal({ err: { message: (err as Error).message } }, 'failed to start');
   process.exit(1);

@@ -1,10 +1,11 @@
 // The composition root: database (given or embedded), migrations, pg-boss, the
 // HTTP app, the leader's periodic tasks, and an orderly shutdown.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
+import { type AccessControl, createAccessControl } from './auth/access.ts';
 import type { Config } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate, pendingMigrations } from './db/migrate.ts';
@@ -40,10 +41,16 @@ export interface RunningService {
   url: string;
   jobs: JobService;
   leader: Leader;
+  /** Access control; `auth.reload()` re-reads API_TOKENS_FILE (main.ts calls it on SIGHUP). */
+  auth: AccessControl;
   close(): Promise<void>;
 }
 
 const SCHEMA_POLL_MS = 2000;
+/** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
+export const HEADERS_TIMEOUT_MAX_MS = 20_000;
+/** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 /** pg-boss's default supervise interval. */
 const PGBOSS_SUPERVISE_MS = 60_000;
 
@@ -60,6 +67,8 @@ export async function startService(
   options: ServiceOptions = {},
   listen = true,
 ): Promise<RunningService> {
+  // First, so a production start without tokens is refused before anything else starts.
+  const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   const pool = createPool(url, config);
   let boss: PgBoss | undefined;
@@ -182,6 +191,7 @@ export async function startService(
     config,
     logger,
     openRoutes: [metrics.routes, healthRoutes(readiness)],
+    authenticate: auth.middleware,
     before: [
       (req, _res, next) =>
         schemaReady || !req.path.startsWith('/api/')
@@ -195,12 +205,24 @@ export async function startService(
   let server: Server | undefined;
   let address = '';
   if (listen) {
+    // requestTimeout bounds receiving a whole request (headers and body), not answering it,
+    // so long-poll claims are unaffected.
+    const s = createServer(
+      {
+        requestTimeout: config.requestTimeoutMs,
+        headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MAX_MS),
+        keepAliveTimeout: 5000,
+        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      },
+      app,
+    );
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.httpPort, config.httpHost, (err?: Error) => (err ? reject(err) : resolve(s)));
+      s.once('error', reject);
+      s.listen(config.httpPort, config.httpHost, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
     });
-    server.requestTimeout = config.requestTimeoutMs;
-    server.headersTimeout = Math.min(config.requestTimeoutMs, 20_000);
-    server.keepAliveTimeout = 5000;
     const a = server.address();
     address = typeof a === 'object' && a ? `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
     logger.info({ url: address }, 'ai-service listening');
@@ -231,5 +253,5 @@ export async function startService(
     return closing;
   };
 
-  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, close };
+  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, auth, close };
 }

@@ -7,6 +7,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { BODY_WRAPPER_DEPTH, jsonBody } from './json-body.ts';
 import { requestLogger } from './request-log.ts';
 
 export const SPEC_PATH = path.join(import.meta.dirname, '..', '..', 'openapi.yaml');
@@ -16,7 +17,9 @@ export interface AppParts {
   logger: Logger;
   /** Routers mounted before validation (static files, docs, metrics, health). */
   openRoutes?: Router[];
-  /** Middleware run after body parsing and before validation (e.g. authentication). */
+  /** Access control: runs before body parsing, so a caller without a token costs no parsing. */
+  authenticate?: express.RequestHandler;
+  /** Middleware run after body parsing and before validation. */
   before?: express.RequestHandler[];
   /** Routers for the documented API. */
   routes: Router[];
@@ -36,7 +39,8 @@ export function createApp(parts: AppParts): Express {
     res.type('application/yaml').sendFile(SPEC_PATH);
   });
 
-  const json = (limit: number) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+  if (parts.authenticate) app.use(parts.authenticate);
+  const json = (limit: number) => jsonBody(limit, config.jsonMaxDepth + BODY_WRAPPER_DEPTH);
   app.use('/api/v1/jobs/batch', json(config.batchBodyLimitBytes));
   app.use(json(config.bodyLimitBytes));
   for (const mw of parts.before ?? []) app.use(mw);

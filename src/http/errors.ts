@@ -54,6 +54,10 @@ export function toHttpError(err: any): HttpError {
   if (err?.type === 'entity.parse.failed') return new HttpError(400, 'malformed_json', 'request body is not valid JSON');
   if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported')
     return new HttpError(415, 'unsupported_media_type', 'unsupported body encoding');
+  // Any other client error body-parser raises (a corrupt gzip stream, a size mismatch, an
+  // aborted upload) is the client's: its 4xx, not a 500.
+  if (err?.expose === true && err.status >= 400 && err.status < 500)
+    return new HttpError(err.status, 'malformed_body', 'request body could not be read');
   if (DB_TIMEOUT_CODES.has(err?.code))
     return new HttpError(503, 'database_timeout', 'the database did not answer in time');
   if (isDbUnavailable(err)) return new HttpError(503, 'database_unavailable', 'the database is unavailable');

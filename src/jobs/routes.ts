@@ -1,6 +1,7 @@
 // HTTP routes for jobs: read validated input, call one service method, pick the
 // status. Request shapes are already checked by the OpenAPI validator.
 import { Router } from 'express';
+import { assertMayCreate, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
 import { decodeCursor, type JobService } from './service.ts';
 import { assertUuid, type JobCreateBody, mergeBatch } from './validate.ts';
 
@@ -8,12 +9,15 @@ export function jobRoutes(service: JobService): Router {
   const r = Router();
 
   r.post('/api/v1/jobs', async (req, res) => {
-    const [{ job, created }] = await service.create([req.body as JobCreateBody]);
+    const body = req.body as JobCreateBody;
+    assertMayCreate(req, [body.owner_service]);
+    const [{ job, created }] = await service.create([body]);
     res.status(created ? 201 : 200).location(`/api/v1/jobs/${job.id}`).json(job);
   });
 
   r.post('/api/v1/jobs/batch', async (req, res) => {
     const bodies = mergeBatch(req.body.defaults, req.body.jobs);
+    assertMayCreate(req, bodies.map((b) => b.owner_service), (i) => `/body/jobs/${i}/owner_service`);
     const results = await service.create(bodies);
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });
@@ -24,14 +28,14 @@ export function jobRoutes(service: JobService): Router {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const jobs = await service.claim(req.body, abort.signal);
+    const jobs = await service.claim({ ...req.body, model_profiles: claimProfiles(req, req.body.model_profiles) }, abort.signal);
     if (!abort.signal.aborted) res.json({ jobs });
   });
 
   r.get('/api/v1/jobs', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
     const page = await service.list({
-      owner_service: q.owner_service ? [q.owner_service] : undefined,
+      owner_service: listScope(req, q.owner_service),
       owner_ref: q.owner_ref,
       task_type: q.task_type,
       model_profile: q.model_profile,
@@ -45,7 +49,7 @@ export function jobRoutes(service: JobService): Router {
 
   r.get('/api/v1/jobs/:id', async (req, res) => {
     assertUuid(req.params.id);
-    res.json(await service.get(req.params.id));
+    res.json(await service.get(req.params.id, true, ownerScope(req)));
   });
 
   r.post('/api/v1/jobs/:id/heartbeat', async (req, res) => {
@@ -62,11 +66,11 @@ export function jobRoutes(service: JobService): Router {
 
   r.post('/api/v1/jobs/:id/retry', async (req, res) => {
     const body = req.body ?? {};
-    res.json(await service.retry(req.params.id, body.reset_attempts ?? false, body.delay_seconds ?? 0));
+    res.json(await service.retry(req.params.id, body.reset_attempts ?? false, body.delay_seconds ?? 0, ownerScope(req)));
   });
 
   r.post('/api/v1/jobs/:id/cancel', async (req, res) => {
-    res.json(await service.cancel(req.params.id));
+    res.json(await service.cancel(req.params.id, ownerScope(req)));
   });
 
   return r;

@@ -213,32 +213,34 @@ export class JobService {
     if (!replayable || !outcome || !replayable.includes(outcome)) throw leaseLost();
   }
 
-  async retry(id: string, resetAttempts = false, delaySeconds = 0): Promise<JobRow> {
-    const row = await retryJob(this.d.pool, id, resetAttempts, delaySeconds);
+  // `owners` (a producer's owner-service scope) makes other owners' jobs invisible: 404, not 403,
+  // so a caller cannot learn that a job id exists.
+  async retry(id: string, resetAttempts = false, delaySeconds = 0, owners?: string[]): Promise<JobRow> {
+    const row = await retryJob(this.d.pool, id, resetAttempts, delaySeconds, owners);
     if (row) {
       this.events.retried(row);
       return row;
     }
-    throw await this.invalidState(id, 'only failed or running jobs can be retried');
+    throw await this.invalidState(id, 'only failed or running jobs can be retried', owners);
   }
 
-  async cancel(id: string): Promise<JobRow> {
-    const row = await cancelJob(this.d.pool, id);
+  async cancel(id: string, owners?: string[]): Promise<JobRow> {
+    const row = await cancelJob(this.d.pool, id, owners);
     if (row) {
       this.events.cancelled(row);
       return row;
     }
-    throw await this.invalidState(id, 'only pending or running jobs can be cancelled');
+    throw await this.invalidState(id, 'only pending or running jobs can be cancelled', owners);
   }
 
-  private async invalidState(id: string, detail: string): Promise<HttpError> {
-    const job = await getJob(this.d.pool, id);
+  private async invalidState(id: string, detail: string, owners?: string[]): Promise<HttpError> {
+    const job = await getJob(this.d.pool, id, owners);
     if (!job) return notFound();
     return conflict('invalid_state', `${detail}; this job is ${job.status}`);
   }
 
-  async get(id: string, withAttempts = true) {
-    const job = await getJob(this.d.pool, id);
+  async get(id: string, withAttempts = true, owners?: string[]) {
+    const job = await getJob(this.d.pool, id, owners);
     if (!job) throw notFound();
     if (!withAttempts) return job;
     const [attempts_history, callback] = await Promise.all([

@@ -7,7 +7,9 @@ import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `
 WITH old AS (
-  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('failed', 'running') FOR UPDATE
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('failed', 'running')
+    AND ($4::text[] IS NULL OR owner_service = ANY($4::text[])) -- a producer's scope
+  FOR UPDATE
 ),
 j AS (
   UPDATE jobs SET status = 'pending',
@@ -35,15 +37,18 @@ export async function retryJob(
   id: string,
   resetAttempts: boolean,
   delaySeconds: number,
+  owners?: string[],
 ): Promise<JobRow | undefined> {
-  const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds]);
+  const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds, owners ?? null]);
   if (rows[0]) delete rows[0].ok;
   return rows[0];
 }
 
 const CANCEL = `
 WITH old AS (
-  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('pending', 'running') FOR UPDATE
+  SELECT id, status AS old_status FROM jobs WHERE id = $1::uuid AND status IN ('pending', 'running')
+    AND ($2::text[] IS NULL OR owner_service = ANY($2::text[])) -- a producer's scope
+  FOR UPDATE
 ),
 j AS (
   UPDATE jobs SET status = 'cancelled', lease_expires_at = NULL, finished_at = now(), updated_at = now()
@@ -60,8 +65,8 @@ b AS (
 )
 SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
 
-export async function cancelJob(db: Queryable, id: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query(CANCEL, [id]);
+export async function cancelJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
+  const { rows } = await db.query(CANCEL, [id, owners ?? null]);
   if (rows[0]) delete rows[0].ok;
   return rows[0];
 }

@@ -3,8 +3,13 @@
 import type { Queryable } from '../db/pool.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query({ name: 'get-job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid`, values: [id] });
+/** `owners` limits the lookup to those owner services (a producer's scope); null/undefined = any. */
+export async function getJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
+  const { rows } = await db.query({
+    name: 'get-job',
+    text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid AND ($2::text[] IS NULL OR owner_service = ANY($2::text[]))`,
+    values: [id, owners ?? null],
+  });
   return rows[0];
 }
 
