@@ -52,12 +52,12 @@ export interface Config {
   purgeIntervalMs: number;
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads one variable with a parser; the parser throws with the accepted form. */
-function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T, form: string): T {
+export function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T, form: string): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   try {
@@ -67,7 +67,7 @@ function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T,
   }
 }
 
-function int(min: number, max: number) {
+export function int(min: number, max: number) {
   return (raw: string) => {
     if (!/^\d+$/.test(raw)) throw new Error('not an integer');
     const n = Number(raw);
@@ -76,7 +76,7 @@ function int(min: number, max: number) {
   };
 }
 
-function url(raw: string): string {
+export function url(raw: string): string {
   const u = new URL(raw);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
   return raw.replace(/\/+$/, '');
@@ -88,24 +88,24 @@ function dbUrl(raw: string): string {
   return raw;
 }
 
-function oneOf(values: string[]) {
+export function oneOf(values: string[]) {
   return (raw: string) => {
     if (!values.includes(raw)) throw new Error('unknown');
     return raw;
   };
 }
 
-function list(raw: string): string[] {
+export function list(raw: string): string[] {
   return raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
 }
 
-const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m';
+export const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m';
 const DURATION_OR_0 = `${DURATION}, or 0 to keep forever`;
 const BOOL = 'true, false, 1 or 0';
-const BYTES = 'a size such as 1048576, 512kb, 2mb';
+export const BYTES = 'a size such as 1048576, 512kb, 2mb';
 
 export function loadConfig(env: Env): Config {
   const nodeEnv = env.NODE_ENV || 'development';

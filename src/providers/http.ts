@@ -1,0 +1,84 @@
+// One HTTP call to a provider with a deadline, shared by the provider clients.
+// The whole exchange (connect, headers, body) must finish before `timeoutMs`;
+// the caller's signal (job shutdown, lease lost) aborts it too and its reason is
+// rethrown unchanged, so the caller can tell "we stopped" from "it timed out".
+import { type Dispatcher, type FormData, request } from 'undici';
+import { fromStatus, fromThrown, ProviderError } from './errors.ts';
+
+export interface ProviderCall {
+  provider: string;
+  url: string;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string | FormData;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Replies larger than this are a provider_error (or the `tooLarge` error). */
+  maxBytes: number;
+  tooLarge?: (bytes: number) => ProviderError;
+  /** Turns a non-2xx status into an error; defaults to fromStatus. */
+  onStatus?: (status: number, retryAfter: unknown, body: string) => ProviderError;
+  dispatcher?: Dispatcher;
+}
+
+export interface ProviderReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Replies that are not 2xx are read up to this much for their error text. */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
+export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
+  const deadline = AbortSignal.timeout(c.timeoutMs);
+  const signal = AbortSignal.any([c.signal, deadline]);
+  try {
+    const res = await request(c.url, { method: c.method, headers: c.headers, body: c.body, signal, dispatcher: c.dispatcher });
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    const declared = Number(res.headers['content-length']);
+    const limit = ok ? c.maxBytes : ERROR_BODY_MAX_BYTES;
+    if (ok && declared > limit) {
+      res.body.destroy();
+      throw tooLarge(c, declared);
+    }
+    const body = await readLimited(res.body, limit, () => (ok ? tooLarge(c, limit + 1) : undefined));
+    if (!ok) {
+      const onStatus = c.onStatus ?? ((s, r, b) => fromStatus(c.provider, s, r, b));
+      throw onStatus(res.statusCode, res.headers['retry-after'], body.toString('utf8'));
+    }
+    return { status: res.statusCode, headers: res.headers, body };
+  } catch (err) {
+    if (c.signal.aborted) throw c.signal.reason;
+    throw fromThrown(c.provider, err);
+  }
+}
+
+function tooLarge(c: ProviderCall, bytes: number): ProviderError {
+  return c.tooLarge?.(bytes) ?? new ProviderError('provider_error', `${c.provider} reply is over ${c.maxBytes} bytes`);
+}
+
+/**
+ * Reads a body up to `limit` bytes. Past the limit, `over()` decides: an error
+ * stops the read, undefined keeps what was read (an error text needs no more).
+ */
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+  over: () => ProviderError | undefined,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      const err = over();
+      if (err) throw err;
+      chunks.push(chunk.subarray(0, chunk.length - (size - limit)));
+      break;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

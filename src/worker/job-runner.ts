@@ -1,0 +1,197 @@
+// Runs one claimed job: the executor, heartbeats every third of the lease (so
+// two can be lost before it runs out), then complete or fail with a category.
+//
+// The job's AbortSignal ends the wait on the executor for two reasons:
+//   - the lease is lost (a heartbeat answered 409/404: expired, cancelled,
+//     retried by an admin): nothing is reported, someone else owns the job now;
+//   - the worker is shutting down past its grace period: the job is handed back
+//     with the retryable category `worker_shutdown` and retry_after_seconds 0,
+//     so another worker can claim it at once.
+// complete/fail are retried while the service is unreachable, but only while
+// the lease lasts: after that the service has already settled the attempt.
+import type { Logger } from 'pino';
+import { type AiServiceClient, ApiError, type Body, type ClaimedJob, type Job } from '../client/index.ts';
+import { fromThrown, ProviderError } from '../providers/errors.ts';
+import { backoffMs, sleep } from './backoff.ts';
+import type { Executor, JsonObject } from './executor.ts';
+
+export const HEARTBEATS_PER_LEASE = 3;
+
+export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'lease_lost' | 'unreported';
+
+export class ShutdownAbort extends Error {
+  constructor() {
+    super('the worker shut down before the job finished');
+    this.name = 'ShutdownAbort';
+  }
+}
+
+class LeaseLost extends Error {
+  constructor(code: string) {
+    super(`the lease was lost (${code})`);
+    this.name = 'LeaseLost';
+  }
+}
+
+type Failure = Omit<Body<'failJob'>, 'lease_token'>;
+
+export interface RunnerDeps {
+  client: AiServiceClient;
+  logger: Logger;
+  leaseSeconds: number;
+}
+
+export class JobRunner {
+  readonly job: ClaimedJob;
+  /** Settles (never rejects) when the job is reported or given up. */
+  readonly done: Promise<Outcome>;
+  private readonly abort = new AbortController();
+  private readonly d: RunnerDeps;
+  private readonly log: Logger;
+  private leaseEndsAt: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(job: ClaimedJob, executor: Executor, deps: RunnerDeps) {
+    this.job = job;
+    this.d = deps;
+    this.log = deps.logger.child({ jobId: job.id, queue: `${job.task_type}/${job.model_profile}`, attempt: job.attempt });
+    this.leaseEndsAt = Date.parse(job.lease_expires_at ?? '') || Date.now() + deps.leaseSeconds * 1000;
+    this.done = this.run(executor);
+  }
+
+  /** Stop waiting for the executor and give the job back (shutdown grace is over). */
+  handBack(): void {
+    if (!this.abort.signal.aborted) this.abort.abort(new ShutdownAbort());
+  }
+
+  private async run(executor: Executor): Promise<Outcome> {
+    const started = performance.now();
+    this.log.info('job started');
+    this.scheduleHeartbeat();
+    let outcome: Outcome;
+    let category: string | undefined;
+    try {
+      const { id, task_type, model_profile, attempt } = this.job;
+      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log };
+      const result = await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
+      this.stopHeartbeats();
+      outcome = await this.complete(result);
+    } catch (err) {
+      this.stopHeartbeats();
+      const failure = this.failureOf(err);
+      category = failure?.category;
+      outcome = failure ? await this.fail(failure) : 'lease_lost';
+    }
+    const duration_ms = Math.round(performance.now() - started);
+    this.log.info({ outcome, category, duration_ms }, 'job finished');
+    return outcome;
+  }
+
+  private failureOf(err: unknown): Failure | undefined {
+    const reason = this.abort.signal.aborted ? this.abort.signal.reason : undefined;
+    if (reason instanceof LeaseLost) return undefined;
+    if (reason instanceof ShutdownAbort) {
+      return { category: 'worker_shutdown', message: reason.message, retryable: true, retry_after_seconds: 0 };
+    }
+    // Anything but a ProviderError is a bug in an executor: log it whole, report it briefly.
+    if (!(err instanceof ProviderError)) this.log.error({ err }, 'executor threw an unexpected error');
+    const e = fromThrown('executor', err);
+    const f: Failure = { category: e.category, message: e.message, retryable: e.retryable };
+    if (e.retryAfterSeconds !== undefined) f.retry_after_seconds = e.retryAfterSeconds;
+    return f;
+  }
+
+  private async complete(result: JsonObject): Promise<Outcome> {
+    try {
+      return await this.settle(() => this.d.client.completeJob(this.job.id, { lease_token: this.job.lease_token, result }));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 413) {
+        const message = `the result is too large for the service: ${err.problem?.detail ?? ''}`.trim();
+        return this.fail({ category: 'result_too_large', message, retryable: false });
+      }
+      this.log.error({ error: brief(err) }, 'could not report the result');
+      return 'unreported';
+    }
+  }
+
+  private fail(f: Failure): Promise<Outcome> {
+    return this.settle(() => this.d.client.failJob(this.job.id, { lease_token: this.job.lease_token, ...f })).catch((err) => {
+      this.log.error({ error: brief(err) }, 'could not report the failure');
+      return 'unreported' as const;
+    });
+  }
+
+  /** Sends complete/fail, retrying transient errors while the lease lasts. Rethrows other API errors. */
+  private async settle(send: () => Promise<Job>): Promise<Outcome> {
+    for (let n = 1; ; n++) {
+      try {
+        return outcomeOf(await send());
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 409 || err.status === 404)) return 'lease_lost';
+        const wait = backoffMs(n, 200, 5000);
+        if (!transient(err) || Date.now() + wait >= this.leaseEndsAt) throw err;
+        this.log.warn({ error: brief(err), retry_in_ms: wait }, 'reporting the job failed; retrying');
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** Beats keep a fixed cadence from when each was sent, so a slow answer does not push the next one late. */
+  private scheduleHeartbeat(delayMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE): void {
+    this.heartbeat = setTimeout(async () => {
+      const sent = performance.now();
+      await this.beat();
+      const everyMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE;
+      if (this.heartbeat) this.scheduleHeartbeat(Math.max(0, everyMs - (performance.now() - sent)));
+    }, delayMs);
+  }
+
+  private stopHeartbeats(): void {
+    clearTimeout(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const r = await this.d.client.heartbeatJob(this.job.id, { lease_token: this.job.lease_token });
+      this.leaseEndsAt = Date.parse(r.lease_expires_at);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 409 || err.status === 404)) {
+        this.log.warn({ code: err.code }, 'lease lost: abandoning the job');
+        this.stopHeartbeats();
+        this.abort.abort(new LeaseLost(err.code));
+      } else {
+        this.log.warn({ error: brief(err) }, 'heartbeat failed; will retry');
+      }
+    }
+  }
+}
+
+function outcomeOf(job: Job): Outcome {
+  if (job.status === 'pending') return 'retried';
+  if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled') return job.status;
+  return 'unreported';
+}
+
+/** Service errors worth retrying: no answer at all, or a 5xx/429. */
+export function transient(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 408;
+  return true;
+}
+
+/** An error fit for a log line: no stack for expected failures, no payloads. */
+export function brief(err: unknown): { name: string; code?: string; message: string } {
+  const e = err as { name?: string; code?: unknown; message?: string };
+  return { name: e?.name ?? 'Error', code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
+}
+
+/** The executor's promise, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  p.catch(() => {}); // it may settle after we stopped waiting
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
