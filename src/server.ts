@@ -26,6 +26,7 @@ import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
 import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { uiRoutes } from './ui/routes.ts';
 import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
 export interface ServiceOptions {
@@ -190,7 +191,7 @@ export async function startService(
   const app = createApp({
     config,
     logger,
-    openRoutes: [metrics.routes, healthRoutes(readiness)],
+    openRoutes: [metrics.routes, healthRoutes(readiness), uiRoutes()],
     authenticate: auth.middleware,
     before: [
       (req, _res, next) =>
