@@ -74,7 +74,8 @@ export interface paths {
         };
         /**
          * List jobs
-         * @description Newest first, keyset-paginated with an opaque `cursor`.
+         * @description Newest first, keyset-paginated: pass the `next_cursor` of one page as `cursor` to get the
+         *     next (older) page; `next_cursor` is null on the last page. Filters combine with AND.
          */
         get: operations["listJobs"];
         put?: never;
@@ -125,9 +126,11 @@ export interface paths {
         /**
          * Claim jobs
          * @description Atomically claims up to `limit` claimable jobs of the given model profiles and/or task
-         *     types: highest priority first, then oldest, across all matching queues. Each claimed job
-         *     carries a fresh `lease_token` valid until `lease_expires_at`. With `wait_seconds` > 0 the
-         *     call long-polls and returns as soon as a matching job becomes claimable.
+         *     types (at least one of the two; with both, a job must match both): highest priority first,
+         *     then oldest, across all matching queues. Each claimed job carries a fresh `lease_token`
+         *     valid until `lease_expires_at`. With `wait_seconds` > 0 the call long-polls and returns as
+         *     soon as a matching job becomes claimable; a client that disconnects while waiting claims
+         *     nothing.
          */
         post: operations["claimJobs"];
         delete?: never;
@@ -148,7 +151,9 @@ export interface paths {
         };
         /**
          * Get a job
-         * @description The job with its result or error and its attempts.
+         * @description The job with its result or error and `attempts_history`: one entry per claim with the
+         *     worker, the lease, when it finished, its outcome and error. The dashboard's job page
+         *     (`/ui/#/jobs/{id}`) shows the same as a timeline.
          */
         get: operations["getJob"];
         put?: never;
@@ -366,12 +371,9 @@ export interface components {
             model_profile?: components["schemas"]["Slug"];
             /** @description The caller's input for the worker (a JSON object). */
             input?: Record<string, unknown>;
-            /**
-             * @description Higher runs first.
-             * @default 0
-             */
+            /** @description Higher runs first. Default 0. */
             priority?: number;
-            /** @default 3 */
+            /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
@@ -458,6 +460,10 @@ export interface components {
             /** Format: uuid */
             lease_token: string;
         };
+        /**
+         * @description At least one of `model_profiles` and `task_types` (400 otherwise; a worker token scoped to
+         *     model profiles claims from its scope when it names none); with both, a job must match both.
+         */
         ClaimRequest: {
             worker_id: string;
             model_profiles?: components["schemas"]["Slug"][];
@@ -483,7 +489,7 @@ export interface components {
             /** Format: uuid */
             lease_token: string;
             category: components["schemas"]["Slug"];
-            /** @description Stored up to 4000 characters (longer is truncated). */
+            /** @description Stored up to 4000 characters (longer is truncated; U+0000 and lone surrogates become U+FFFD). */
             message: string;
             retryable?: boolean;
             retry_after_seconds?: number;
@@ -821,6 +827,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example openapi: 3.1.0
+                     *     info:
+                     *       title: ai-service
+                     */
                     "application/yaml": string;
                 };
             };
@@ -829,13 +840,45 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
+                /**
+                 * @description Only jobs of this owner service.
+                 * @example telephony
+                 */
                 owner_service?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs with exactly this owner reference.
+                 * @example beeline/call-8812
+                 */
                 owner_ref?: components["schemas"]["OwnerRef"];
+                /**
+                 * @description Only jobs of this task type.
+                 * @example call_analysis
+                 */
                 task_type?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs of this model profile.
+                 * @example qwen2.5-14b
+                 */
                 model_profile?: components["schemas"]["Slug"];
+                /**
+                 * @description Only jobs in this status.
+                 * @example failed
+                 */
                 status?: components["schemas"]["JobStatus"];
+                /**
+                 * @description Only jobs whose last error has this category (e.g. the failed jobs behind a count in `/api/v1/stats` errors).
+                 * @example provider_unavailable
+                 */
                 error_category?: components["schemas"]["Slug"];
+                /**
+                 * @description Page size.
+                 * @example 50
+                 */
                 limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page; omit for the first (newest) page.
+                 * @example MDE5MzZmNWUtOGE0Yi03YzJkLTllMWYtMGExYjJjM2Q0ZTVm
+                 */
                 cursor?: string;
             };
             header?: never;
@@ -850,12 +893,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "jobs": [],
-                     *       "next_cursor": null
-                     *     }
-                     */
                     "application/json": {
                         jobs: components["schemas"]["Job"][];
                         next_cursor: string | null;
@@ -1414,6 +1451,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.
+                     *     # TYPE process_cpu_user_seconds_total counter
+                     *     process_cpu_user_seconds_total 1.52
+                     */
                     "text/plain": string;
                 };
             };

@@ -48,7 +48,7 @@ export function createApp(parts: AppParts): Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false },
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
       validateResponses: parts.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       validateFormats: true,

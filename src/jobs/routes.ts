@@ -18,7 +18,7 @@ export function jobRoutes(service: JobService): Router {
   r.post('/api/v1/jobs/batch', async (req, res) => {
     const bodies = mergeBatch(req.body.defaults, req.body.jobs);
     assertMayCreate(req, bodies.map((b) => b.owner_service), (i) => `/body/jobs/${i}/owner_service`);
-    const results = await service.create(bodies);
+    const results = await service.create(bodies, true);
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });
 

@@ -4,22 +4,19 @@
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { badRequest, conflict, HttpError, notFound } from '../http/problem.ts';
-import { uuidv7 } from '../lib/ids.ts';
-import { canonicalJson, sha256 } from '../lib/json.ts';
 import type { QueueRegistry } from '../queue/boss.ts';
 import type { Waiters } from '../queue/waiters.ts';
 import { cancelJob, retryJob } from '../storage/jobs-admin.ts';
-import { type ClaimedRow, claimJobs } from '../storage/jobs-claim.ts';
-import { findByIdempotencyKeys, insertJobs, type NewJob } from '../storage/jobs-create.ts';
+import { type ClaimedRow, type ClaimParams, claimJobs } from '../storage/jobs-claim.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from '../storage/jobs-read.ts';
 import { type Backoff, completeJob, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
 import type { JobRow } from '../storage/job-row.ts';
+import { type CreateResult, createJobs, toNewJob } from './create.ts';
 import { type JobEvents, noEvents } from './events.ts';
-import { checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
+import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
 import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
 import { latestDelivery } from '../storage/webhooks.ts';
 
-export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MESSAGE_MAX_CHARS = 4000;
 /** Categories a failure is not retried for unless the worker says otherwise. */
 const NOT_RETRYABLE_BY_DEFAULT = new Set(['invalid_input']);
@@ -55,24 +52,23 @@ export interface FailRequest {
   retry_after_seconds?: number;
 }
 
+/** Rolls a long-poll claim back when its client disconnected meanwhile. */
+class ClientGone extends Error {}
+
 const leaseLost = () => conflict('lease_lost', 'the lease token is not current or the lease has expired');
 
-function toNewJob(body: JobCreateBody): NewJob {
-  return {
-    id: uuidv7(),
-    owner_service: body.owner_service,
-    owner_ref: body.owner_ref,
-    task_type: body.task_type,
-    model_profile: body.model_profile,
-    priority: body.priority ?? 0,
-    input: body.input,
-    max_attempts: body.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
-    idempotency_key: body.idempotency_key ?? null,
-    request_hash: sha256(canonicalJson(body)),
-    run_after: body.run_after ?? null,
-    callback_url: body.callback_url ?? null,
-    callback_events: body.callback_events ?? null,
-  };
+/**
+ * A worker's error message as stored: U+0000 (which jsonb cannot hold) and lone
+ * surrogates replaced, cut to MESSAGE_MAX_CHARS UTF-16 units without splitting a pair.
+ * Workers report whatever a provider said, so this cleans rather than rejects.
+ */
+export function storedMessage(message: string): string {
+  let m = message;
+  if (m.length > MESSAGE_MAX_CHARS) {
+    m = m.slice(0, MESSAGE_MAX_CHARS);
+    if (/[\uD800-\uDBFF]$/.test(m)) m = m.slice(0, -1); // the cut fell inside a surrogate pair
+  }
+  return m.replaceAll('\u0000', '\uFFFD').toWellFormed();
 }
 
 export class JobService {
@@ -85,44 +81,35 @@ export class JobService {
   }
 
   /**
-   * Creates jobs in request order. Idempotent items (same owner_service and key)
-   * return the existing job when the request is the same, 409 when it differs.
-   * Returns each job with `created: false` for replays.
+   * Creates jobs in request order (all or nothing). Idempotent items (same
+   * owner_service and key) return the existing job when the request is the same,
+   * 409 when it differs; each result says whether its job is new.
    */
-  async create(bodies: JobCreateBody[]): Promise<{ job: JobRow; created: boolean }[]> {
-    for (const b of bodies) {
-      checkPayload(b.input, '/body/input', this.d.inputLimits);
+  async create(bodies: JobCreateBody[], batch = false): Promise<CreateResult[]> {
+    const at = (i: number) => (batch ? `/body/jobs/${i}` : '/body');
+    if (batch)
+      checkBatchPayloads(
+        bodies.map((b) => b.input),
+        this.d.inputLimits,
+      );
+    else checkPayload(bodies[0].input, '/body/input', this.d.inputLimits);
+    for (const [i, b] of bodies.entries()) {
       if (b.callback_url) checkCallbackUrl(b.callback_url, this.d.callbackPolicy);
-      else if (b.callback_events) throw badRequest('callback_events needs a callback_url', [{ path: '/body/callback_events', message: 'requires callback_url' }]);
+      else if (b.callback_events)
+        throw badRequest('callback_events needs a callback_url', [{ path: `${at(i)}/callback_events`, message: 'requires callback_url' }]);
     }
     const jobs = bodies.map(toNewJob);
     await this.d.queues.ensure(jobs);
-    const keyed = jobs.filter((j) => j.idempotency_key !== null);
-    // Without idempotency keys every row is new: one autocommit statement is all-or-nothing.
-    // With keys, a conflict found after the insert must undo the batch: use a transaction.
-    const run = async (db: Pool | import('pg').PoolClient) => {
-      const inserted = await insertJobs(db, jobs);
-      const byId = new Map(inserted.map((r) => [r.id, r]));
-      if (inserted.length === jobs.length) return jobs.map((j) => ({ job: byId.get(j.id)!, created: true }));
-      const existing = await findByIdempotencyKeys(db, keyed as { owner_service: string; idempotency_key: string }[]);
-      const byKey = new Map(existing.map((r) => [`${r.owner_service}\u0000${r.idempotency_key}`, r]));
-      return jobs.map((j) => {
-        const own = byId.get(j.id);
-        if (own) return { job: own, created: true };
-        const prior = byKey.get(`${j.owner_service}\u0000${j.idempotency_key}`);
-        if (!prior) throw new Error('idempotent create found no prior job');
-        if (prior.request_hash !== j.request_hash)
-          throw conflict('idempotency_conflict', `idempotency_key ${j.idempotency_key} was used with different content`);
-        const { request_hash: _h, ...job } = prior;
-        return { job: job as JobRow, created: false };
-      });
-    };
-    const results = keyed.length && jobs.length > 1 ? await withTransaction(this.d.pool, run) : await run(this.d.pool);
+    const results = await createJobs(this.d.pool, jobs);
     this.events.created(results.filter((r) => r.created).map((r) => r.job));
     return results;
   }
 
   async claim(req: ClaimRequest, clientGone: AbortSignal): Promise<ClaimedRow[]> {
+    if (!req.model_profiles && !req.task_types)
+      throw badRequest('a claim names model_profiles, task_types or both', [
+        { path: '/body/model_profiles', message: 'model_profiles or task_types is required' },
+      ]);
     const signal = AbortSignal.any([clientGone, this.d.stopping]);
     const params = {
       workerId: req.worker_id,
@@ -135,17 +122,11 @@ export class JobService {
     if (waitMs === 0) return this.claimed(await claimJobs(this.d.pool, params));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
-    for (;;) {
+    while (!signal.aborted) {
       // Arm before claiming, so a job created between the claim and the wait still wakes us.
       const wake = this.d.waiters.arm(filter);
-      // A long-poll claim commits only if the client is still there to receive the jobs.
-      const jobs = await withTransaction(this.d.pool, async (client) => {
-        const rows = await claimJobs(client, params);
-        if (rows.length && signal.aborted) throw new HttpError(499, 'client_closed', 'client went away');
-        return rows;
-      }).catch((err) => {
+      const jobs = await this.claimIfConnected(params, signal).catch((err) => {
         wake.cancel();
-        if (err instanceof HttpError && err.status === 499) return [];
         throw err;
       });
       if (jobs.length || signal.aborted || Date.now() >= deadline) {
@@ -154,6 +135,24 @@ export class JobService {
       }
       await wake.wait(this.d.longPollRecheckMs, deadline, signal);
     }
+    return [];
+  }
+
+  /** A long-poll claim commits only if the client is still there to receive the jobs. */
+  private async claimIfConnected(params: ClaimParams, signal: AbortSignal): Promise<ClaimedRow[]> {
+    return withTransaction(this.d.pool, async (client) => {
+      const rows = await claimJobs(client, params);
+      if (rows.length && signal.aborted) throw new ClientGone();
+      return rows;
+    }).catch((err) => {
+      if (err instanceof ClientGone) return [];
+      throw err;
+    });
+  }
+
+  /** Claim requests long-polling right now in this process. */
+  get waitingClaims(): number {
+    return this.d.waiters.size;
   }
 
   reportLeaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void {
@@ -183,7 +182,7 @@ export class JobService {
   }
 
   async fail(id: string, req: FailRequest): Promise<JobRow> {
-    const error = { category: req.category, message: req.message.slice(0, MESSAGE_MAX_CHARS) };
+    const error = { category: req.category, message: storedMessage(req.message) };
     const retryable = req.retryable ?? !NOT_RETRYABLE_BY_DEFAULT.has(req.category);
     const row = await failJob(
       this.d.pool,
@@ -262,8 +261,10 @@ export function encodeCursor(id: string): string {
   return Buffer.from(id).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(400, 'validation_failed', 'cursor is invalid');
+  if (!UUID.test(id)) throw new HttpError(400, 'validation_failed', 'cursor is invalid');
   return id;
 }

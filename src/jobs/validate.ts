@@ -74,6 +74,23 @@ export function checkPayload(value: unknown, field: string, limits: PayloadLimit
     ]);
 }
 
+/**
+ * checkPayload for every item of a batch, naming each item's index: 413 if any
+ * input is too large, else 400 listing every item whose input cannot be stored.
+ */
+export function checkBatchPayloads(inputs: unknown[], limits: PayloadLimits): void {
+  const errors: FieldError[] = [];
+  inputs.forEach((input, i) => {
+    try {
+      checkPayload(input, `/body/jobs/${i}/input`, limits);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 400) throw err;
+      errors.push(...(err.errors ?? []));
+    }
+  });
+  if (errors.length) throw badRequest(`${errors.length} batch item(s) invalid`, errors);
+}
+
 export function assertUuid(id: string): void {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
     throw new HttpError(400, 'validation_failed', 'id must be a UUID', { errors: [{ path: '/params/id', message: 'must be a UUID' }] });

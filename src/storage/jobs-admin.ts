@@ -1,6 +1,8 @@
 // Producer/operator transitions: retry and cancel. Both may act on a running job,
 // which revokes its lease: the attempt is closed, so the worker's later calls with
-// that token match nothing and get 409.
+// that token match nothing and get 409. Our row decides: the pg-boss row is set to
+// the matching state whatever it was (so these also repair a row pg-boss's backstop
+// moved); ai_assert only insists that it exists.
 import type { Queryable } from '../db/pool.ts';
 import { PGBOSS_SCHEMA } from '../queue/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
@@ -27,8 +29,8 @@ a AS (
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'retry', start_after = j.run_after, completed_on = NULL,
-    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END
-  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state IN ('failed', 'active') RETURNING p.id
+    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END, retry_limit = j.max_attempts - 1
+  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
 )
 SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
 
@@ -61,7 +63,7 @@ a AS (
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'cancelled', completed_on = now()
-  FROM j WHERE p.name = j.queue AND p.id = j.id AND p.state <= 'active' RETURNING p.id
+  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
 )
 SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
 

@@ -1,14 +1,22 @@
 // Claiming: one statement picks the best claimable jobs across every queue of the
-// requested model profiles (or task types) from one partial index, locks them with
-// SKIP LOCKED (so concurrent claimers on any replica never get the same job), starts
-// a new attempt with a fresh lease token, and marks the pg-boss rows active at the
-// matching retry_count, the fence pg-boss itself uses.
+// requested model profiles and/or task types, locks them with SKIP LOCKED (so
+// concurrent claimers on any replica never get the same job), starts a new attempt
+// with a fresh lease token, and marks the pg-boss rows active at the matching
+// retry_count, the fence pg-boss itself uses.
 //
 // Order: priority DESC, then id (UUIDv7, so oldest first) across all matching
 // queues. Within a priority level that is FIFO over all queues, so no queue can be
 // starved by another queue's arrivals.
+//
+// Plan: the matching queues come from `job_queues` (a few rows); for each, a LATERAL
+// subquery reads at most `limit` rows of jobs_claim_idx (queue, priority DESC, id) in
+// index order, locking as it goes; the per-queue heads are merged and cut to `limit`.
+// The cost is bounded by queues × limit index entries, never by the number of
+// pending jobs. Rows locked in a queue but cut by the merge are released when the
+// statement commits; a concurrent claimer skips them meanwhile, which costs it order,
+// never correctness.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 export interface ClaimParams {
@@ -21,20 +29,22 @@ export interface ClaimParams {
 
 export type ClaimedRow = JobRow & { attempt: number; lease_token: string };
 
-// The leading filter picks the index: by model profile when given, else by task type.
-// $1 and $2 are the profile and task-type lists; a variant that ignores one still
-// names its type, since PostgreSQL must know every parameter's type.
-function claimSql(byProfile: boolean, alsoTaskTypes: boolean): string {
-  const filter = byProfile
-    ? `model_profile = ANY($1::text[])${alsoTaskTypes ? ' AND task_type = ANY($2::text[])' : ' AND $2::text[] IS NULL'}`
-    : 'task_type = ANY($2::text[]) AND $1::text[] IS NULL';
-  return `
-WITH picked AS (
-  SELECT id FROM jobs
-  WHERE status = 'pending' AND ${filter} AND run_after <= now()
-  ORDER BY priority DESC, id
+const CLAIM = `
+WITH queues AS (
+  SELECT name FROM job_queues
+  WHERE ($1::text[] IS NULL OR model_profile = ANY($1::text[]))
+    AND ($2::text[] IS NULL OR task_type = ANY($2::text[]))
+),
+picked AS (
+  SELECT h.id, h.priority FROM queues q CROSS JOIN LATERAL (
+    SELECT id, priority FROM jobs
+    WHERE queue = q.name AND status = 'pending' AND run_after <= now()
+    ORDER BY priority DESC, id
+    LIMIT $3::int
+    FOR UPDATE SKIP LOCKED
+  ) h
+  ORDER BY h.priority DESC, h.id
   LIMIT $3::int
-  FOR UPDATE SKIP LOCKED
 ),
 claimed AS (
   UPDATE jobs j
@@ -45,7 +55,8 @@ claimed AS (
 ),
 boss AS (
   UPDATE ${PGBOSS_SCHEMA}.job p
-  SET state = 'active', started_on = now(), heartbeat_on = now(), retry_count = c.attempts - 1
+  SET state = 'active', started_on = now(), heartbeat_on = now(), retry_count = c.attempts - 1,
+      expire_seconds = ${BACKSTOP_EXPIRE_SECONDS}
   FROM claimed c
   WHERE p.name = c.queue AND p.id = c.id AND p.state < 'active'
   RETURNING p.id
@@ -58,18 +69,11 @@ SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token,
        ai_assert((SELECT count(*) FROM boss) = (SELECT count(*) FROM claimed), 'claimed jobs missing in pg-boss') AS ok
 FROM claimed
 ORDER BY priority DESC, id`;
-}
-
-const SQL = {
-  profile: claimSql(true, false),
-  profileAndTask: claimSql(true, true),
-  task: claimSql(false, false),
-};
 
 export async function claimJobs(db: Queryable, p: ClaimParams): Promise<ClaimedRow[]> {
-  const sql = p.modelProfiles ? (p.taskTypes ? SQL.profileAndTask : SQL.profile) : SQL.task;
   const { rows } = await db.query({
-    text: sql,
+    name: 'claim',
+    text: CLAIM,
     values: [p.modelProfiles ?? null, p.taskTypes ?? null, p.limit, p.workerId, p.leaseSeconds],
   });
   for (const r of rows) delete r.ok;

@@ -35,6 +35,9 @@ inserted AS (
   SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
          max_attempts, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
   FROM input
+  -- keyed rows in one global order, so two batches sharing keys wait on each other
+  -- instead of deadlocking
+  ORDER BY owner_service, idempotency_key
   ON CONFLICT (owner_service, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
 ),
@@ -51,7 +54,7 @@ SELECT ${JOB_COLUMNS}, (SELECT count(*) FROM boss) AS boss_rows FROM inserted`;
 /** Inserts the jobs that are new; idempotent duplicates are skipped (returned rows are the new ones). */
 export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
   const { rows } = await db.query(INSERT_JOBS, [JSON.stringify(jobs)]);
-  if (rows.length > 0 && rows[0].boss_rows !== rows.length) throw new Error('pg-boss rows do not match jobs rows');
+  if (rows.length > 0 && Number(rows[0].boss_rows) !== rows.length) throw new Error('pg-boss rows do not match jobs rows');
   for (const r of rows) delete r.boss_rows;
   return rows;
 }

@@ -18,7 +18,7 @@ export async function getAttempts(db: Queryable, id: string) {
     `SELECT attempt, worker_id, claimed_at, lease_expires_at, finished_at, outcome,
             CASE WHEN error IS NULL THEN NULL
                  ELSE jsonb_build_object('category', error ->> 'category', 'message', error ->> 'message') END AS error
-     FROM job_attempts WHERE job_id = $1::uuid ORDER BY attempt`,
+     FROM job_attempts WHERE job_id = $1::uuid ORDER BY claimed_at, attempt`,
     [id],
   );
   return rows;

@@ -1,27 +1,39 @@
 // Worker calls on a held lease: heartbeat, complete, fail. Each is one statement
 // that changes `jobs`, the attempt record and the pg-boss row together, and only
-// when the lease token is current and unexpired. The pg-boss update is fenced on
-// state = 'active' AND retry_count = attempts - 1 (pg-boss's own attempt fence);
-// if pg-boss disagrees, ai_assert aborts the whole statement.
+// when the lease token is current and unexpired. The pg-boss row is fenced on
+// state = 'active' AND retry_count = attempts - 1 (pg-boss's own attempt fence):
+// a job pg-boss no longer holds at this attempt (its backstop expiry acted) matches
+// nothing, so the worker gets 409 and the reaper reconciles the row. ai_assert
+// aborts the statement if pg-boss changes between the check and the write.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-const HOLDS_LEASE = `id = $1::uuid AND status = 'running' AND lease_token = $2::uuid AND lease_expires_at > now()`;
-
 const FENCE = `p.name = j.queue AND p.id = j.id AND p.state = 'active' AND p.retry_count = j.attempts - 1`;
+
+const HOLDS_LEASE = `id = $1::uuid AND status = 'running' AND lease_token = $2::uuid AND lease_expires_at > now()
+  AND EXISTS (SELECT 1 FROM ${PGBOSS_SCHEMA}.job p WHERE ${FENCE.replaceAll('j.', 'jobs.')})`;
+
+// The attempt row of the lease being used.
+const THIS_ATTEMPT = `t.job_id = j.id AND t.lease_token = j.lease_token`;
 
 const HEARTBEAT = `
 WITH j AS (
   UPDATE jobs SET lease_expires_at = now() + make_interval(secs => COALESCE($3::int, lease_seconds)), updated_at = now()
   WHERE ${HOLDS_LEASE}
-  RETURNING id, queue, attempts, lease_expires_at
+  RETURNING id, queue, attempts, lease_token, lease_expires_at
 ),
 a AS (
-  UPDATE job_attempts t SET lease_expires_at = j.lease_expires_at FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+  UPDATE job_attempts t SET lease_expires_at = j.lease_expires_at FROM j WHERE ${THIS_ATTEMPT}
 ),
+-- pg-boss's backstop expiry counts expire_seconds from started_on and cannot be
+-- extended otherwise: keep it a full backstop period beyond the new lease end, so a
+-- job heartbeated for days is never expired by pg-boss behind our back.
 b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET heartbeat_on = now() FROM j WHERE ${FENCE} RETURNING p.id
+  UPDATE ${PGBOSS_SCHEMA}.job p SET heartbeat_on = now(),
+    expire_seconds = GREATEST(p.expire_seconds,
+      ceil(extract(epoch FROM j.lease_expires_at - p.started_on))::int + ${BACKSTOP_EXPIRE_SECONDS})
+  FROM j WHERE ${FENCE} RETURNING p.id
 )
 SELECT id, lease_expires_at, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
 
@@ -38,12 +50,13 @@ export async function heartbeat(
 
 const COMPLETE = `
 WITH j AS (
-  UPDATE jobs SET status = 'completed', result = $3::jsonb, finished_at = now(), updated_at = now(), lease_expires_at = NULL
+  UPDATE jobs SET status = 'completed', result = $3::jsonb, error = NULL, finished_at = now(), updated_at = now(),
+    lease_expires_at = NULL
   WHERE ${HOLDS_LEASE}
   RETURNING *
 ),
 a AS (
-  UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+  UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE ${THIS_ATTEMPT}
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'completed', completed_on = now() FROM j WHERE ${FENCE} RETURNING p.id
@@ -79,7 +92,7 @@ WITH j AS (
 a AS (
   UPDATE job_attempts t SET finished_at = now(), error = $3::jsonb,
     outcome = CASE WHEN j.status = 'pending' THEN 'retried' ELSE 'failed' END
-  FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+  FROM j WHERE ${THIS_ATTEMPT}
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET

@@ -12,7 +12,7 @@ export const LEASE_EXPIRED_ERROR = { category: 'lease_expired', message: 'the le
 const REAP = `
 WITH expired AS (
   SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at <= now()
-  ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+  ORDER BY lease_expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED
 ),
 j AS (
   UPDATE jobs SET
@@ -20,11 +20,11 @@ j AS (
     error = $2::jsonb, error_at = now(), run_after = now(), lease_expires_at = NULL, updated_at = now(),
     finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END
   FROM expired WHERE jobs.id = expired.id
-  RETURNING jobs.id, jobs.queue, jobs.task_type, jobs.model_profile, jobs.status, jobs.attempts, jobs.run_after
+  RETURNING jobs.id, jobs.queue, jobs.task_type, jobs.model_profile, jobs.status, jobs.lease_token, jobs.run_after
 ),
 a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'lease_expired', error = $2::jsonb
-  FROM j WHERE t.job_id = j.id AND t.attempt = j.attempts
+  FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token
 ),
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET

@@ -26,17 +26,6 @@ const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: t
 const client = createClient({ baseUrl: config.serviceUrl, token: config.serviceToken });
 const worker = new Worker(config, client, logger);
 
-logger.info(
-  {
-    worker_id: config.workerId,
-    service: redactUrl(config.serviceUrl),
-    task_types: config.taskTypes ?? 'all',
-    lease_seconds: config.leaseSeconds,
-    lanes: config.lanes.map((l) => ({ profile: l.profile, executor: l.executor.name, concurrency: l.concurrency, ...l.executor.summary })),
-  },
-  'worker started',
-);
-worker.start();
 
 let stopping: Promise<void> | undefined;
 const onSignal = (signal: string) => {
@@ -53,3 +42,18 @@ const onSignal = (signal: string) => {
 };
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('SIGINT', () => onSignal('SIGINT'));
+
+// Handlers first, then the log line tests and operators wait for: a signal can never
+// meet a worker that would die without handing its jobs back.
+logger.info(
+  {
+    worker_id: config.workerId,
+    service: redactUrl(config.serviceUrl),
+    task_types: config.taskTypes ?? 'all',
+    lease_seconds: config.leaseSeconds,
+    lanes: config.lanes.map((l) => ({ profile: l.profile, executor: l.executor.name, concurrency: l.concurrency, ...l.executor.summary })),
+  },
+  'worker started',
+);
+worker.start();
+

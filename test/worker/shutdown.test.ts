@@ -82,6 +82,7 @@ describe('worker: shutdown', () => {
     worker = await start('stop-c', { WORKER_CLAIM_WAIT: '30s' });
     const server = t.service.server!;
     const connections = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+    await worker.waitForLog('started', (l) => l.msg === 'worker started');
     await waitFor('the long-poll claim to be open', async () => (await connections()) >= 1);
     worker.proc.kill('SIGTERM');
     const code = await Promise.race([worker.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);

@@ -1,6 +1,6 @@
 -- The job lifecycle store. Each row mirrors one pg-boss job (same id, in the
 -- pg-boss queue named by `queue`); every state change writes both in one
--- statement or transaction (src/jobs/store.ts).
+-- statement or transaction (src/storage/jobs-*.ts).
 
 CREATE TABLE jobs (
   id               uuid PRIMARY KEY,          -- UUIDv7: time-ordered, so id order is creation order
@@ -40,10 +40,11 @@ CREATE UNIQUE INDEX jobs_idempotency_key_idx ON jobs (owner_service, idempotency
 -- "Find the jobs of one owner_ref", newest first (owner_ref is near-unique, so the
 -- owner_service filter, when given, is applied on the few rows found).
 CREATE INDEX jobs_owner_ref_idx ON jobs (owner_ref, id DESC);
--- Claim: highest priority first, then oldest (id is time-ordered), one index scan
--- across all the queues of a model profile (or of a task type).
-CREATE INDEX jobs_claim_profile_idx ON jobs (model_profile, priority DESC, id) WHERE status = 'pending';
-CREATE INDEX jobs_claim_task_idx ON jobs (task_type, priority DESC, id) WHERE status = 'pending';
+-- Claim: highest priority first, then oldest (id is time-ordered). The claim reads a
+-- bounded range of this index per matching queue and merges them (storage/jobs-claim.ts);
+-- an index led by model_profile could not serve `model_profile = ANY($1)` in order, and
+-- a sort over every pending row of a profile costs 20-80 ms at 100k pending.
+CREATE INDEX jobs_claim_idx ON jobs (queue, priority DESC, id) WHERE status = 'pending';
 -- Stats: delayed counts and the oldest ready job per queue.
 CREATE INDEX jobs_pending_queue_idx ON jobs (queue, run_after) WHERE status = 'pending';
 -- Reaper: leases that ran out.
@@ -54,7 +55,8 @@ CREATE INDEX jobs_finished_idx ON jobs (status, finished_at)
 
 -- One row per claim: who held the lease and how the attempt ended. It backs the
 -- job timeline, idempotent replays of complete/fail, and the "no job completed by
--- two leases" invariant.
+-- two leases" invariant. Keyed by lease token, not attempt number: a retry with
+-- reset_attempts starts the numbering again.
 CREATE TABLE job_attempts (
   job_id           uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
   attempt          integer NOT NULL,
@@ -65,7 +67,7 @@ CREATE TABLE job_attempts (
   finished_at      timestamptz,
   outcome          text CHECK (outcome IN ('completed', 'failed', 'retried', 'lease_expired', 'revoked', 'cancelled')),
   error            jsonb,
-  PRIMARY KEY (job_id, attempt)
+  PRIMARY KEY (job_id, lease_token)
 );
 
 -- The queues we have created in pg-boss, with their two halves for filtering.

@@ -1,0 +1,86 @@
+// Creating jobs with idempotency keys. A key is unique per owner_service; a repeat
+// of the same request returns the original job, a different request with the same
+// key is 409. "Same request" compares a hash of the create after defaults are
+// applied, so `priority: 0` and an omitted priority are the same request.
+import type { Pool, PoolClient } from '../db/pool.ts';
+import { withTransaction } from '../db/pool.ts';
+import { conflict } from '../http/problem.ts';
+import { uuidv7 } from '../lib/ids.ts';
+import { canonicalJson, sha256 } from '../lib/json.ts';
+import { findByIdempotencyKeys, insertJobs, type NewJob } from '../storage/jobs-create.ts';
+import type { JobRow } from '../storage/job-row.ts';
+import type { JobCreateBody } from './validate.ts';
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+/** A replay can race with the retention purge of the original; try again this often. */
+const REPLAY_TRIES = 3;
+
+export interface CreateResult {
+  job: JobRow;
+  created: boolean;
+}
+
+export function toNewJob(body: JobCreateBody): NewJob {
+  const fields = {
+    owner_service: body.owner_service,
+    owner_ref: body.owner_ref,
+    task_type: body.task_type,
+    model_profile: body.model_profile,
+    priority: body.priority ?? 0,
+    input: body.input,
+    max_attempts: body.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+    idempotency_key: body.idempotency_key ?? null,
+    run_after: body.run_after ? new Date(body.run_after).toISOString() : null,
+    callback_url: body.callback_url ?? null,
+    callback_events: body.callback_events ?? null,
+  };
+  return { id: uuidv7(), ...fields, request_hash: sha256(canonicalJson(fields)) };
+}
+
+/** Thrown (rolling the transaction back) when a key's job vanished between the insert and the read. */
+class PriorJobGone extends Error {}
+
+const keyOf = (j: { owner_service: string; idempotency_key: string | null }) => `${j.owner_service}\u0000${j.idempotency_key}`;
+
+/** One attempt: insert what is new, answer the rest from the jobs already holding their keys. */
+async function insertOrReplay(db: Pool | PoolClient, jobs: NewJob[]): Promise<CreateResult[]> {
+  const inserted = await insertJobs(db, jobs);
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  if (inserted.length === jobs.length) return jobs.map((j) => ({ job: byId.get(j.id)!, created: true }));
+  const missing = jobs.filter((j) => !byId.has(j.id)) as (NewJob & { idempotency_key: string })[];
+  const existing = await findByIdempotencyKeys(db, missing);
+  const byKey = new Map(existing.map((r) => [keyOf(r), r]));
+  const results: CreateResult[] = [];
+  for (const j of jobs) {
+    const own = byId.get(j.id);
+    if (own) {
+      results.push({ job: own, created: true });
+      continue;
+    }
+    const prior = byKey.get(keyOf(j));
+    if (!prior) throw new PriorJobGone(); // purged since the insert skipped it
+    if (prior.request_hash !== j.request_hash)
+      throw conflict('idempotency_conflict', `idempotency_key ${j.idempotency_key} was used with different content`);
+    const { request_hash: _h, ...job } = prior;
+    results.push({ job, created: false });
+  }
+  return results;
+}
+
+/**
+ * Creates jobs in request order, all or nothing. Without keys every row is new and
+ * one autocommit statement is atomic; with keys and several jobs, a conflict found
+ * after the insert must undo the batch, so the two statements share a transaction.
+ */
+export async function createJobs(pool: Pool, jobs: NewJob[]): Promise<CreateResult[]> {
+  const keyed = jobs.some((j) => j.idempotency_key !== null);
+  for (let i = 1; ; i++) {
+    try {
+      return keyed && jobs.length > 1
+        ? await withTransaction(pool, (c) => insertOrReplay(c, jobs))
+        : await insertOrReplay(pool, jobs);
+    } catch (err) {
+      if (!(err instanceof PriorJobGone) || i >= REPLAY_TRIES) throw err;
+    }
+  }
+}

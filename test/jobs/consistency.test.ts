@@ -1,0 +1,127 @@
+// scripts/consistency.sql finds each kind of disagreement between `jobs`,
+// pgboss.job and job_attempts, and `npm run check:consistency` exits 1 on any.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import type pg from 'pg';
+import { findViolations } from '../../scripts/check-consistency.ts';
+import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { RESULT } from './helpers.ts';
+
+const ROOT = path.join(import.meta.dirname, '..', '..');
+const run = promisify(execFile);
+
+/** Runs the CLI as ops would; returns its exit code and output. */
+async function checkCli(databaseUrl: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, ['scripts/check-consistency.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+    });
+    return { code: 0, out: stdout };
+  } catch (err: any) {
+    return { code: err.code, out: `${err.stdout}${err.stderr}` };
+  }
+}
+
+describe('consistency check', () => {
+  let t: TestService;
+  let api: ReturnType<typeof client>;
+  const ids: Record<'pending' | 'running' | 'completed', string> = { pending: '', running: '', completed: '' };
+  before(async () => {
+    t = await setup({ REAPER_INTERVAL: '1h' });
+    api = client(t.api);
+    const profile = 'consistency';
+    const a = await api.create(jobBody({ model_profile: profile }));
+    const b = await api.create(jobBody({ model_profile: profile }));
+    const [ca] = (await api.claim({ worker_id: 'w', model_profiles: [profile] })).jobs;
+    await api.complete(ca.id, { lease_token: ca.lease_token, result: RESULT });
+    await api.claim({ worker_id: 'w', model_profiles: [profile] });
+    ids.completed = a.id;
+    ids.running = b.id;
+    ids.pending = (await api.create(jobBody({ model_profile: profile }))).id;
+  });
+  after(() => t.close());
+
+  /** Applies `sql` in a transaction, returns the violations seen inside it, rolls back. */
+  async function violationsAfter(sql: string, values: unknown[] = []) {
+    const c: pg.PoolClient = await t.sql.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(sql, values);
+      return (await findViolations(c)).map((v) => [v.violation, v.job_id]);
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
+    }
+  }
+
+  it('finds nothing in a database the API wrote', async () => {
+    expect(await findViolations(t.sql)).to.deep.equal([]);
+  });
+
+  const cases: [string, keyof typeof ids, string][] = [
+    ['missing_in_pgboss', 'pending', 'DELETE FROM pgboss.job WHERE id = $1::uuid'],
+    ['state_mismatch', 'pending', `UPDATE pgboss.job SET state = 'active' WHERE id = $1::uuid`],
+    ['state_mismatch', 'pending', `UPDATE pgboss.job SET start_after = start_after + interval '1 minute' WHERE id = $1::uuid`],
+    ['state_mismatch', 'running', 'UPDATE pgboss.job SET retry_count = 1 WHERE id = $1::uuid'],
+    ['state_mismatch', 'completed', `UPDATE pgboss.job SET state = 'failed' WHERE id = $1::uuid`],
+    ['pending_without_attempts', 'pending', 'UPDATE jobs SET attempts = max_attempts WHERE id = $1::uuid'],
+    [
+      'attempts_exceeded',
+      'completed',
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_check; UPDATE jobs SET attempts = max_attempts + 1 WHERE id = $1::uuid',
+    ],
+    [
+      'completed_twice',
+      'completed',
+      `INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, outcome)
+       VALUES ($1::uuid, 2, 'w', gen_random_uuid(), now(), 'completed')`,
+    ],
+    ['completed_without_lease', 'completed', 'UPDATE jobs SET lease_token = gen_random_uuid() WHERE id = $1::uuid'],
+    ['running_without_lease', 'running', `UPDATE job_attempts SET outcome = 'revoked' WHERE job_id = $1::uuid`],
+    ['lease_overdue', 'running', `UPDATE jobs SET lease_expires_at = now() - interval '2 minutes' WHERE id = $1::uuid`],
+    [
+      'stray_open_attempt',
+      'completed',
+      `INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
+       VALUES ($1::uuid, 2, 'w', gen_random_uuid(), now())`,
+    ],
+  ];
+  for (const [violation, which, sql] of cases) {
+    it(`reports ${violation} (${which} job: ${sql.split('\n')[0].slice(0, 70)})`, async () => {
+      // ALTER TABLE cannot take parameters alongside another statement: inline the id
+      const text = sql.includes(';') ? sql.replace('$1::uuid', `'${ids[which]}'::uuid`) : sql;
+      const found = await violationsAfter(text, sql.includes(';') ? [] : [ids[which]]);
+      expect(found).to.deep.equal([[violation, ids[which]]]);
+    });
+  }
+
+  it('reports a pgboss.job row in our queue without a jobs row', async () => {
+    const orphan = crypto.randomUUID();
+    const found = await violationsAfter(
+      `INSERT INTO pgboss.job (id, name, data, state, start_after, keep_until)
+       VALUES ($1::uuid, 'call_analysis/consistency', '{}', 'created', now(), 'infinity')`,
+      [orphan],
+    );
+    expect(found).to.deep.equal([['orphan_in_pgboss', orphan]]);
+  });
+
+  it('runs from the command line: exit 0 when consistent, 1 listing violations otherwise', async () => {
+    const ok = await checkCli(t.databaseUrl);
+    expect(ok.code, ok.out).to.equal(0);
+    expect(ok.out).to.include('consistent');
+    expect(ok.out).to.not.include('ai-service-local'); // the password is masked
+    await t.sql.query(`UPDATE pgboss.job SET state = 'cancelled' WHERE id = $1::uuid`, [ids.pending]);
+    try {
+      const bad = await checkCli(t.databaseUrl);
+      expect(bad.code, bad.out).to.equal(1);
+      expect(bad.out).to.include('state_mismatch: 1');
+      expect(bad.out).to.include(ids.pending);
+    } finally {
+      await t.sql.query(`UPDATE pgboss.job SET state = 'created' WHERE id = $1::uuid`, [ids.pending]);
+    }
+    expect(await findViolations(t.sql)).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,75 @@
+// Helpers shared by the job tests: reading both stores, forcing a lease to expire,
+// waiting on a condition with a deadline, and asserting problem+json errors.
+import { expect } from 'chai';
+import type pg from 'pg';
+import { findViolations } from '../../scripts/check-consistency.ts';
+import { reapExpiredLeases } from '../../src/storage/leases.ts';
+import type { TestService } from '../support/service.ts';
+
+export const PROFILE = 'qwen2.5-14b';
+
+export async function jobRow(sql: pg.Pool, id: string) {
+  const { rows } = await sql.query('SELECT * FROM jobs WHERE id = $1::uuid', [id]);
+  return rows[0];
+}
+
+export async function bossRow(sql: pg.Pool, id: string) {
+  const { rows } = await sql.query(
+    `SELECT state::text, retry_count, retry_limit, start_after, expire_seconds, started_on
+     FROM pgboss.job WHERE id = $1::uuid`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function attemptRows(sql: pg.Pool, id: string) {
+  const { rows } = await sql.query(
+    'SELECT attempt, worker_id, lease_token, outcome, error FROM job_attempts WHERE job_id = $1::uuid ORDER BY claimed_at',
+    [id],
+  );
+  return rows;
+}
+
+/** Fails with the list of violations unless the two stores and the attempt log agree. */
+export async function expectConsistent(sql: pg.Pool): Promise<void> {
+  const violations = await findViolations(sql);
+  expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
+}
+
+/** Moves a running job's lease end into the past (the reaper has not seen it yet). */
+export async function expireLease(sql: pg.Pool, id: string): Promise<void> {
+  const { rowCount } = await sql.query(
+    `UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid AND status = 'running'`,
+    [id],
+  );
+  expect(rowCount, 'job was not running').to.equal(1);
+}
+
+/** Runs the lease reaper once, as the leader replica would. */
+export function reap(t: TestService) {
+  return reapExpiredLeases(t.service.pool);
+}
+
+/** Polls `probe` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(probe: () => Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Asserts a problem+json body with the given code. */
+export function expectProblem(body: any, code: string): void {
+  expect(body.code, JSON.stringify(body)).to.equal(code);
+  expect(body).to.include.keys('type', 'title', 'status', 'detail');
+}
+
+/** Claim body for the default profile. */
+export function claimBody(overrides: Record<string, unknown> = {}) {
+  return { worker_id: 'w1', model_profiles: [PROFILE], ...overrides };
+}
+
+export const RESULT = { content: 'The caller asked about a refund.' };

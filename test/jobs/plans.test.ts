@@ -1,0 +1,169 @@
+// The hot paths' query plans at 100,000 pending jobs over 20 queues: no sequential
+// scans, and a claim reads index entries in proportion to queues × limit, not to
+// the number of pending jobs. Speed itself is measured by `npm run bench`.
+import { expect } from 'chai';
+import type pg from 'pg';
+import type { Queryable } from '../../src/db/pool.ts';
+import { cancelJob, retryJob } from '../../src/storage/jobs-admin.ts';
+import { claimJobs } from '../../src/storage/jobs-claim.ts';
+import { findByIdempotencyKeys } from '../../src/storage/jobs-create.ts';
+import { getJob, listJobs } from '../../src/storage/jobs-read.ts';
+import { completeJob, failJob, heartbeat } from '../../src/storage/jobs-settle.ts';
+import { reapExpiredLeases } from '../../src/storage/leases.ts';
+import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { expectConsistent } from './helpers.ts';
+
+const PENDING = 100_000;
+const FINISHED = 50_000;
+const TASKS = ['t0', 't1', 't2', 't3'];
+const PROFILES = ['p0', 'p1', 'p2', 'p3', 'p4']; // 4 × 5 = 20 queues
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+/** Records the statement a storage function sends instead of running it. */
+function capture(): Queryable & { last: { text: string; values: unknown[] } } {
+  const spy: any = {
+    query: async (q: any, values?: unknown[]) => {
+      spy.last = typeof q === 'string' ? { text: q, values } : { text: q.text, values: q.values };
+      return { rows: [], rowCount: 0 };
+    },
+  };
+  return spy;
+}
+
+describe('query plans at 100k pending jobs over 20 queues', function () {
+  this.timeout(120_000);
+  let t: TestService;
+  let api: ReturnType<typeof client>;
+  let running: { id: string; lease_token: string };
+
+  before(async () => {
+    t = await setup({ REAPER_INTERVAL: '1h' });
+    api = client(t.api);
+    // one job per queue through the API creates the queues; the rest is bulk-seeded alike
+    for (const task_type of TASKS)
+      for (const model_profile of PROFILES) await api.create(jobBody({ task_type, model_profile }));
+    await t.sql.query(
+      `WITH j AS (
+         INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input, run_after, created_at)
+         SELECT gen_random_uuid(), 'seed', 'seed/' || i, 't' || (i % 4), 'p' || (i / 4 % 5), 'pending', i % 3, '{}',
+                now() + CASE WHEN i % 10 = 0 THEN interval '1 hour' ELSE interval '0' END, now()
+         FROM generate_series(1, $1::int) i
+         RETURNING id, queue, priority, run_after, created_at)
+       INSERT INTO pgboss.job (id, name, data, priority, state, retry_limit, expire_seconds, deletion_seconds, keep_until, start_after, created_on, policy)
+       SELECT id, queue, '{}', priority, 'created', 2, 86400, 0, 'infinity', run_after, created_at, 'standard' FROM j`,
+      [PENDING - 20],
+    );
+    // and finished jobs with their attempts, as a table in use has them
+    await t.sql.query(
+      `WITH j AS (
+         INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, input, result, attempts,
+                           worker_id, lease_token, run_after, started_at, finished_at)
+         SELECT gen_random_uuid(), 'seed', 'done/' || i, 't' || (i % 4), 'p' || (i / 4 % 5), 'completed', '{}', '{}', 1,
+                'w', gen_random_uuid(), now(), now(), now()
+         FROM generate_series(1, $1::int) i
+         RETURNING id, queue, lease_token, run_after),
+       a AS (
+         INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, finished_at, outcome)
+         SELECT id, 1, 'w', lease_token, now(), now(), 'completed' FROM j)
+       INSERT INTO pgboss.job (id, name, data, state, retry_limit, expire_seconds, deletion_seconds, keep_until, start_after,
+                               started_on, completed_on, policy)
+       SELECT id, queue, '{}', 'completed', 2, 86400, 0, 'infinity', run_after, now(), now(), 'standard' FROM j`,
+      [FINISHED],
+    );
+    await t.sql.query('ANALYZE jobs; ANALYZE job_attempts; ANALYZE pgboss.job');
+    await expectConsistent(t.sql);
+    const [c] = (await api.claim({ worker_id: 'w', model_profiles: ['p0'], lease_seconds: 600 })).jobs;
+    running = c;
+  });
+  after(() => t.close());
+
+  /** EXPLAIN ANALYZE of the statement `call` sends, run in a transaction that is rolled back. */
+  async function plan(call: (db: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+    const spy = capture();
+    await call(spy);
+    const c: pg.PoolClient = await t.sql.connect();
+    try {
+      await c.query('BEGIN');
+      const { rows } = await c.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${spy.last.text}`, spy.last.values);
+      return nodes(rows[0]['QUERY PLAN'][0].Plan);
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
+    }
+  }
+
+  function expectNoSeqScan(all: PlanNode[]): void {
+    const seq = all.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] !== 'job_queues');
+    expect(seq.map((n) => n['Relation Name']), 'sequential scans').to.deep.equal([]);
+  }
+
+  /** Index entries the claim read from jobs_claim_idx. */
+  const claimIndexRows = (all: PlanNode[]) =>
+    all.filter((n) => n['Index Name'] === 'jobs_claim_idx').reduce((s, n) => s + n['Actual Rows'] * n['Actual Loops'], 0);
+
+  const claims: [string, { modelProfiles?: string[]; taskTypes?: string[] }, number][] = [
+    ['one profile (4 queues)', { modelProfiles: ['p1'] }, 4],
+    ['all five profiles (20 queues)', { modelProfiles: PROFILES }, 20],
+    ['one task type (5 queues)', { taskTypes: ['t2'] }, 5],
+    ['one profile and one task type (1 queue)', { modelProfiles: ['p2'], taskTypes: ['t3'] }, 1],
+  ];
+  for (const [name, filter, queues] of claims) {
+    for (const limit of [1, 50]) {
+      it(`claim, ${name}, limit ${limit}: bounded index reads, no sort over pending jobs`, async () => {
+        const all = await plan((db) => claimJobs(db, { workerId: 'w', limit, leaseSeconds: 60, ...filter }));
+        expectNoSeqScan(all);
+        // besides queues × limit, the delayed jobs (10%, run_after in the future) met on the way are read and skipped
+        expect(claimIndexRows(all)).to.be.at.most(queues * limit * 2 + 20);
+        const sorts = all.filter((n) => n['Node Type'] === 'Sort');
+        for (const s of sorts) expect(s['Actual Rows']).to.be.at.most(queues * limit);
+      });
+    }
+  }
+
+  it('heartbeat, complete and fail find the job through an index', async () => {
+    for (const call of [
+      (db: Queryable) => heartbeat(db, running.id, running.lease_token, 60),
+      (db: Queryable) => completeJob(db, running.id, running.lease_token, { ok: true }),
+      (db: Queryable) =>
+        failJob(db, running.id, running.lease_token, { error: { category: 'x', message: 'y' }, retryable: true }, { baseMs: 1, maxMs: 2 }),
+    ]) {
+      const all = await plan(call);
+      expectNoSeqScan(all);
+      expect(all.filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable').map((n) => n['Node Type'])).to.deep.equal(['Index Scan']);
+    }
+  });
+
+  it('retry, cancel, get, list by owner_ref and the newest-first list use indexes', async () => {
+    const { rows } = await t.sql.query(`SELECT id FROM jobs WHERE status = 'pending' LIMIT 1`);
+    for (const call of [
+      (db: Queryable) => retryJob(db, running.id, false, 0),
+      (db: Queryable) => cancelJob(db, rows[0].id),
+      (db: Queryable) => getJob(db, rows[0].id),
+      (db: Queryable) => listJobs(db, { owner_ref: 'seed/77', owner_service: ['seed'], limit: 51 }),
+      (db: Queryable) => listJobs(db, { limit: 51 }),
+      (db: Queryable) => listJobs(db, { model_profile: 'p3', limit: 51, before_id: rows[0].id }),
+      (db: Queryable) => findByIdempotencyKeys(db, [{ owner_service: 'seed', idempotency_key: 'k' }]),
+    ]) {
+      expectNoSeqScan(await plan(call));
+    }
+    const byRef = await plan((db) => listJobs(db, { owner_ref: 'seed/77', limit: 51 }));
+    expect(byRef.some((n) => n['Index Name'] === 'jobs_owner_ref_idx')).to.equal(true);
+  });
+
+  it('the lease reaper reads only expired leases', async () => {
+    const all = await plan((db) => reapExpiredLeases(db));
+    expectNoSeqScan(all);
+  });
+});
