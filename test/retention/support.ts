@@ -1,6 +1,8 @@
 // Helpers for the retention tests: aging rows in both stores, and a consistency
 // check that both stores and the counters agree.
+import { expect } from 'chai';
 import type pg from 'pg';
+import { findViolations } from '../../scripts/check-consistency.ts';
 
 /**
  * Moves every timestamp of the given jobs `days` into the past, in `jobs`,
@@ -29,39 +31,26 @@ export async function ageJobs(sql: pg.Pool, ids: string[], days: number): Promis
   );
 }
 
-// Each column counts one kind of disagreement; all zero means consistent.
-const CONSISTENCY = `
-WITH pair AS (
-  SELECT j.id, j.status, p.state::text AS state, p.id IS NULL AS boss_missing
-  FROM jobs j LEFT JOIN pgboss.job p ON p.name = j.queue AND p.id = j.id
-),
-counters AS (
+// The stats counters against the rows: per queue and status, the `status:<s>` gauge
+// (job_stats + not yet compacted deltas) equals count(*) in the same snapshot.
+const COUNTER_MISMATCH = `
+WITH counters AS (
   SELECT queue, substr(key, 8) AS status, sum(n) AS n
   FROM (SELECT queue, key, n FROM job_stats WHERE bucket = '-infinity'
         UNION ALL SELECT queue, key, n FROM job_stat_deltas WHERE bucket = '-infinity') x
   WHERE key LIKE 'status:%' GROUP BY 1, 2
 ),
 actual AS (SELECT queue, status, count(*) AS n FROM jobs GROUP BY 1, 2)
-SELECT
-  (SELECT count(*) FROM pair WHERE boss_missing) AS jobs_without_boss,
-  (SELECT count(*) FROM pgboss.job p WHERE p.name IN (SELECT name FROM job_queues)
-     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id AND j.queue = p.name)) AS boss_without_jobs,
-  (SELECT count(*) FROM pair WHERE NOT boss_missing AND state <> CASE status
-     WHEN 'pending' THEN (CASE WHEN state = 'retry' THEN 'retry' ELSE 'created' END)
-     WHEN 'running' THEN 'active' ELSE status END) AS state_mismatch,
-  (SELECT count(*) FROM counters c FULL JOIN actual a USING (queue, status)
-     WHERE COALESCE(c.n, 0) <> COALESCE(a.n, 0)) AS counter_mismatch`;
+SELECT queue, status, COALESCE(c.n, 0) AS counted, COALESCE(a.n, 0) AS actual
+FROM counters c FULL JOIN actual a USING (queue, status)
+WHERE COALESCE(c.n, 0) <> COALESCE(a.n, 0)`;
 
-export interface Consistency {
-  jobs_without_boss: number;
-  boss_without_jobs: number;
-  state_mismatch: number;
-  counter_mismatch: number;
-}
-
-export const CONSISTENT: Consistency = { jobs_without_boss: 0, boss_without_jobs: 0, state_mismatch: 0, counter_mismatch: 0 };
-
-export async function consistency(sql: pg.Pool): Promise<Consistency> {
-  const { rows } = await sql.query(CONSISTENCY);
-  return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)])) as unknown as Consistency;
+/**
+ * Both stores and the counters agree: `npm run check:consistency`'s check
+ * (scripts/consistency.sql) finds nothing, and every status counter matches its rows.
+ */
+export async function expectConsistent(sql: pg.Pool): Promise<void> {
+  const violations = await findViolations(sql);
+  expect(violations.map((v) => `${v.violation} (${v.total}): ${v.job_id} ${v.detail}`)).to.deep.equal([]);
+  expect((await sql.query(COUNTER_MISMATCH)).rows).to.deep.equal([]);
 }
