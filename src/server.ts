@@ -14,6 +14,7 @@ import { createApp } from './http/app.ts';
 import { healthRoutes, type Readiness } from './http/health.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
+import { Purger, retentionPolicy } from './jobs/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { setupMetrics } from './metrics/index.ts';
 import { providerRoutes } from './providers/routes.ts';
@@ -165,6 +166,7 @@ async function startOnDatabase(
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
     events: metrics.events,
   });
+  const purger = new Purger({ db: pool, policy: retentionPolicy(config) });
 
   const leader = new Leader(url, logger, [
     {
@@ -180,6 +182,15 @@ async function startOnDatabase(
       },
     },
     { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
+    {
+      name: 'retention-purge',
+      intervalMs: config.purgeIntervalMs,
+      run: async () => {
+        const r = await purger.run({ shouldContinue: () => leader.isLeader && !stopping.signal.aborted });
+        if (r.total) logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');
+        if (r.drift) logger.warn({ drift: r.drift }, 'retention purge: jobs rows without a pg-boss row were deleted');
+      },
+    },
     { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
   ]);
   if (schemaReady) leader.start();
