@@ -3,21 +3,14 @@
 // service is running on it, the running server is used and left running).
 // A service started with MIGRATE_ON_START=false turns ready once this has run.
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { configOrExit, loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
 import { createLogger } from '../src/http/request-log.ts';
 import { migrateBoss } from '../src/queue/boss.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(1);
-}
+const config = configOrExit(loadConfig, process.env);
 
 const logger = createLogger(config.logLevel);
 const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.resolve(config.dataDir, 'postgres'));

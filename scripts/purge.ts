@@ -6,7 +6,7 @@
 // --dry-run prints what would go, per queue and status, and deletes nothing.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { configOrExit, loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
 import { PURGE_BATCH_ROWS, Purger, retentionPolicy } from '../src/jobs/purge.ts';
@@ -81,13 +81,7 @@ function describePolicy(policy: Record<string, number>): string {
 }
 
 const opts = options();
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
-  throw err;
-}
+const config = configOrExit(loadConfig, process.env);
 const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
 const url = config.databaseUrl ?? embedded!.url;
 // No statement timeout needed beyond the pool's: each batch is short by construction.

@@ -185,3 +185,17 @@ export function loadConfig(env: Env): Config {
   };
   return Object.freeze(config);
 }
+
+/**
+ * For entry points (service, worker, scripts): parse config, or print the one-line
+ * reason (naming the variable, never a value) and exit 1 without a stack trace.
+ */
+export function configOrExit<T>(load: (env: Env) => T, env: Env): T {
+  try {
+    return load(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}

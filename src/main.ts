@@ -4,18 +4,11 @@
 // before anything starts, so a signal during startup still ends in an orderly
 // shutdown (and never leaves an embedded PostgreSQL behind); a second signal
 // during shutdown exits at once.
-import { ConfigError, loadConfig } from './config.ts';
+import { configOrExit, loadConfig } from './config.ts';
 import { createLogger } from './http/request-log.ts';
 import { type RunningService, startService } from './server.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(1);
-}
+const config = configOrExit(loadConfig, process.env);
 
 const logger = createLogger(config.logLevel);
 let service: RunningService | undefined;
