@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { waitUntil } from '../support/wait.ts';
-import { type CallResult, call, checkConsistency, type Database, type Replica, sql, startDatabase, startReplica, stopReplicas } from './harness.ts';
+import { type CallResult, call, checkConsistency, type Database, faultScenario, type Replica, sql } from './harness.ts';
 
 const TIMEOUTS = { DB_CONNECT_TIMEOUT: '1s', DB_STATEMENT_TIMEOUT: '1s', DB_POOL_SIZE: '4' };
 /** The worst answer time we accept: pool wait or statement timeout, plus slack for a busy 2-core box. */
@@ -22,16 +22,13 @@ async function timed(p: Promise<CallResult>): Promise<CallResult & { ms: number 
 
 describe('fault: the database goes away or slows down', function () {
   this.timeout(120_000);
+  const scenario = faultScenario();
   let db: Database;
   let r: Replica;
 
   before(async () => {
-    db = await startDatabase();
-    r = await startReplica(db.url, TIMEOUTS);
-  });
-  after(async () => {
-    await stopReplicas([r]);
-    await db.destroy();
+    db = scenario.db;
+    r = await scenario.replica(TIMEOUTS);
   });
 
   it('answers 503 while PostgreSQL is down and recovers when it is back', async () => {

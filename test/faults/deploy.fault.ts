@@ -4,27 +4,17 @@
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { waitUntil } from '../support/wait.ts';
-import { call, checkConsistency, type Database, type Replica, sql, startDatabase, startReplica, stopReplicas } from './harness.ts';
+import { call, checkConsistency, faultScenario, sql } from './harness.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const until = (ms: number) => waitUntil(async () => Date.now() >= ms, { intervalMs: 5, what: 'a point in time' });
 
 describe('fault: lease edges and graceful deploys', function () {
   this.timeout(120_000);
-  let db: Database;
-  const replicas: Replica[] = [];
-
-  before(async () => {
-    db = await startDatabase();
-  });
-  after(async () => {
-    await stopReplicas(replicas);
-    await db.destroy();
-  });
+  const scenario = faultScenario();
 
   it('extends a lease heartbeated just before it ends and refuses one just after, re-queuing the job', async () => {
-    const r = await startReplica(db.url);
-    replicas.push(r);
+    const r = await scenario.replica();
     const job = await call(`${r.url}/api/v1/jobs`, 'POST', {
       owner_service: 'faults', owner_ref: 'edge', task_type: 'edge', model_profile: 'edge-m', input: {},
     });
@@ -54,8 +44,7 @@ describe('fault: lease edges and graceful deploys', function () {
   });
 
   it('finishes in-flight requests and resets no accepted connection on SIGTERM', async () => {
-    const r = await startReplica(db.url, { SHUTDOWN_TIMEOUT: '10s', SHUTDOWN_DELAY: '1s' });
-    replicas.push(r);
+    const r = await scenario.replica({ SHUTDOWN_TIMEOUT: '10s', SHUTDOWN_DELAY: '1s' });
     // One connection per request: an error can then only mean the server dropped a
     // request it had accepted (reset) or refused a new connection once closed (refused).
     const agent = new Agent({ pipelining: 0 });
@@ -107,8 +96,8 @@ describe('fault: lease edges and graceful deploys', function () {
     expect(errors.filter((e) => e.error !== 'ECONNREFUSED'), 'only refused connections').to.deep.equal([]);
     expect(outcomes.filter((o) => o.status !== undefined && o.status !== 201)).to.deep.equal([]);
     const ids = outcomes.filter((o) => o.status === 201).map((o) => o.id);
-    const rows = await sql(db.url, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
+    const rows = await sql(scenario.db.url, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
     expect(rows[0].n).to.equal(ids.length);
-    await checkConsistency(db.url);
+    await checkConsistency(scenario.db.url);
   });
 });

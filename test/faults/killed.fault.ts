@@ -6,26 +6,16 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
 import { waitUntil } from '../support/wait.ts';
-import { call, checkConsistency, type Database, type Replica, sql, startDatabase, startReplica, stopReplicas } from './harness.ts';
+import { call, checkConsistency, faultScenario, type Replica, sql } from './harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 describe('fault: processes killed with SIGKILL', function () {
   this.timeout(120_000);
-  let db: Database;
-  const replicas: Replica[] = [];
-
-  before(async () => {
-    db = await startDatabase();
-  });
-  after(async () => {
-    await stopReplicas(replicas);
-    await db.destroy();
-  });
+  const scenario = faultScenario();
 
   it('re-runs the job of a killed worker as attempt 2 and rejects the dead worker’s lease', async () => {
-    const r = await startReplica(db.url);
-    replicas.push(r);
+    const r = await scenario.replica();
     const created = await call(`${r.url}/api/v1/jobs`, 'POST', {
       owner_service: 'faults', owner_ref: 'killed-worker', task_type: 'transcribe', model_profile: 'whisperx', input: {},
     });
@@ -53,14 +43,13 @@ describe('fault: processes killed with SIGKILL', function () {
     }
     const job = await call(`${r.url}/api/v1/jobs/${held.id}`, 'GET');
     expect(job.body.result).to.deep.equal({ text: 'ok' });
-    await checkConsistency(db.url);
+    await checkConsistency(scenario.db.url);
     r.kill('SIGTERM');
     expect(await r.exited).to.equal(0);
   });
 
   it('keeps batches all-or-nothing when a replica dies, and the survivor reaps its leases', async () => {
-    const pair = [await startReplica(db.url), await startReplica(db.url)];
-    replicas.push(...pair);
+    const pair = [await scenario.replica(), await scenario.replica()];
     const leaderOf = (x: Replica) => x.output.some((l) => l.includes('now the leader'));
     // Kill whichever replica leads, so the other has to take over the reaper.
     const victim = await waitUntil(async () => pair.find(leaderOf), { what: 'a leader' });
@@ -94,15 +83,15 @@ describe('fault: processes killed with SIGKILL', function () {
     stop = true;
     await Promise.all(load);
 
-    const counts = await sql(db.url, `SELECT split_part(owner_ref, '/', 1) AS batch, count(*)::int AS n FROM jobs WHERE task_type = 'kill' GROUP BY 1`);
+    const counts = await sql(scenario.db.url, `SELECT split_part(owner_ref, '/', 1) AS batch, count(*)::int AS n FROM jobs WHERE task_type = 'kill' GROUP BY 1`);
     expect(counts.every((c) => c.n === 50), JSON.stringify(counts.filter((c) => c.n !== 50))).to.equal(true);
     const present = new Set(counts.map((c) => c.batch));
     expect(acknowledged.every((k) => present.has(`batch-${k}`))).to.equal(true);
     await waitUntil(async () => leaderOf(survivor), { what: 'survivor takes over leadership' });
     await waitUntil(
-      async () => (await sql(db.url, `SELECT count(*)::int AS n FROM jobs WHERE status = 'running' AND lease_expires_at < now() - interval '1 second'`))[0].n === 0,
+      async () => (await sql(scenario.db.url, `SELECT count(*)::int AS n FROM jobs WHERE status = 'running' AND lease_expires_at < now() - interval '1 second'`))[0].n === 0,
       { what: 'expired leases reaped' },
     );
-    await checkConsistency(db.url);
+    await checkConsistency(scenario.db.url);
   });
 });

@@ -3,7 +3,7 @@
 // then try to complete late — and 5,000 jobs driven to a terminal state.
 import { expect } from 'chai';
 import { waitUntil } from '../support/wait.ts';
-import { call, checkConsistency, type Database, type Replica, sql, startDatabase, startReplica, stopReplicas } from './harness.ts';
+import { call, checkConsistency, faultScenario, type Replica, sql } from './harness.ts';
 
 const JOBS = 5000;
 const PROFILE = 'replica-m';
@@ -13,17 +13,12 @@ const WORKERS: Behaviour[] = [...Array(7).fill('complete'), ...Array(3).fill('fa
 
 describe('fault: three replicas, twelve workers, 5,000 jobs', function () {
   this.timeout(180_000);
-  let db: Database;
+  const scenario = faultScenario();
   let replicas: Replica[] = [];
 
   before(async () => {
-    db = await startDatabase();
     const env = { RETRY_BACKOFF_BASE: '100ms', RETRY_BACKOFF_MAX: '500ms' };
-    replicas = await Promise.all([0, 1, 2].map(() => startReplica(db.url, env)));
-  });
-  after(async () => {
-    await stopReplicas(replicas);
-    await db.destroy();
+    replicas = await Promise.all([0, 1, 2].map(() => scenario.replica(env)));
   });
 
   it('drives every job to a terminal state with exactly one completion per accepted lease', async () => {
@@ -75,7 +70,7 @@ describe('fault: three replicas, twelve workers, 5,000 jobs', function () {
     const running = WORKERS.map((b, n) => worker(b, n));
     await waitUntil(
       async () => {
-        const rows = await sql(db.url, `SELECT count(*)::int AS n FROM jobs WHERE status IN ('pending', 'running')`);
+        const rows = await sql(scenario.db.url, `SELECT count(*)::int AS n FROM jobs WHERE status IN ('pending', 'running')`);
         return rows[0].n === 0;
       },
       { timeoutMs: 150_000, intervalMs: 250, what: 'all jobs terminal' },
@@ -83,7 +78,7 @@ describe('fault: three replicas, twelve workers, 5,000 jobs', function () {
     stop = true;
     await Promise.all(running);
 
-    const rows = await sql(db.url, `SELECT id, status FROM jobs WHERE owner_service = 'faults'`);
+    const rows = await sql(scenario.db.url, `SELECT id, status FROM jobs WHERE owner_service = 'faults'`);
     expect(rows).to.have.length(JOBS);
     expect(new Set(rows.map((r) => r.id))).to.deep.equal(new Set(created));
     expect(rows.every((r) => r.status === 'completed' || r.status === 'failed')).to.equal(true);
@@ -95,6 +90,6 @@ describe('fault: three replicas, twelve workers, 5,000 jobs', function () {
     expect(new Set(completed)).to.deep.equal(new Set(byJob.keys()));
     expect(lateCompletes.length).to.be.greaterThan(0);
     expect(lateCompletes.every((s) => s === 409)).to.equal(true);
-    await checkConsistency(db.url);
+    await checkConsistency(scenario.db.url);
   });
 });
