@@ -19,6 +19,7 @@ export interface TestService {
   sql: pg.Pool;
   logs: string[];
   logger: Logger;
+  /** Stops the service and the pool; safe to call again (returns the same promise). */
   close(): Promise<void>;
 }
 
@@ -49,6 +50,8 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
   const { logger, lines } = captureLogger();
   const service = await startService(config, logger, { validateResponses: true });
   const sql = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  // One shared promise: a test may stop the service itself, and the suite's after hook closes it again.
+  let closing: Promise<void> | undefined;
   return {
     service,
     url: service.url,
@@ -57,9 +60,9 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
     sql,
     logs: lines,
     logger,
-    async close() {
-      await sql.end();
-      await service.close();
+    close() {
+      closing ??= sql.end().then(() => service.close());
+      return closing;
     },
   };
 }
