@@ -23,6 +23,23 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+export type Client = ReturnType<typeof client>;
+
+/**
+ * One service for the enclosing describe: registers its before/after hooks and
+ * returns `t` and `api`, which that before hook fills in (they are empty until then).
+ */
+export function useService(env: Record<string, string> = {}): { t: TestService; api: Client } {
+  const t = {} as TestService;
+  const api = {} as Client;
+  before(async () => {
+    Object.assign(t, await setup(env));
+    Object.assign(api, client(t.api));
+  });
+  after(() => t.close?.());
+  return { t, api };
+}
+
 /** Log lines captured in memory, so tests can assert on them (e.g. no secrets). */
 export function captureLogger(level = 'info'): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
