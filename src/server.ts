@@ -1,6 +1,6 @@
 // The composition root: database (given or embedded), migrations, pg-boss, the
 // HTTP app, the leader's periodic tasks, and an orderly shutdown.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
@@ -12,6 +12,7 @@ import { migrate, pendingMigrations } from './db/migrate.ts';
 import { createPool, maskDatabaseUrl, type Pool } from './db/pool.ts';
 import { createApp } from './http/app.ts';
 import { healthRoutes, type Readiness } from './http/health.ts';
+import { closeHttp, listenHttp, serverUrl } from './http/listen.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
 import { Purger, retentionPolicy } from './jobs/purge.ts';
@@ -21,9 +22,8 @@ import { providerRoutes } from './providers/routes.ts';
 import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
+import { maintenanceTasks } from './queue/maintenance.ts';
 import { Waiters } from './queue/waiters.ts';
-import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
-import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { uiRoutes } from './ui/routes.ts';
@@ -48,12 +48,6 @@ export interface RunningService {
 }
 
 const SCHEMA_POLL_MS = 1000;
-/** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
-export const HEADERS_TIMEOUT_MAX_MS = 20_000;
-/** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
-const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-/** pg-boss's default supervise interval. */
-const PGBOSS_SUPERVISE_MS = 60_000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -166,33 +160,20 @@ async function startOnDatabase(
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
     events: metrics.events,
   });
-  const purger = new Purger({ db: pool, policy: retentionPolicy(config) });
 
-  const leader = new Leader(url, logger, [
-    {
-      name: 'lease-reaper',
-      intervalMs: config.reaperIntervalMs,
-      run: async () => {
-        await reconcileRunning(pool);
-        for (;;) {
-          const reaped = await reapExpiredLeases(pool);
-          if (reaped.length) jobs.reportLeaseExpired(reaped);
-          if (reaped.length < 500) break;
-        }
-      },
-    },
-    { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
-    {
-      name: 'retention-purge',
-      intervalMs: config.purgeIntervalMs,
-      run: async () => {
-        const r = await purger.run({ shouldContinue: () => leader.isLeader && !stopping.signal.aborted });
-        if (r.total) logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');
-        if (r.drift) logger.warn({ drift: r.drift }, 'retention purge: jobs rows without a pg-boss row were deleted');
-      },
-    },
-    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
-  ]);
+  const leader: Leader = new Leader(
+    url,
+    logger,
+    maintenanceTasks({
+      config,
+      pool,
+      logger,
+      jobs,
+      purger: new Purger({ db: pool, policy: retentionPolicy(config) }),
+      getBoss: () => boss,
+      keepGoing: () => leader.isLeader && !stopping.signal.aborted,
+    }),
+  );
   if (schemaReady) leader.start();
   else {
     const startLeader = setInterval(() => {
@@ -231,26 +212,8 @@ async function startOnDatabase(
   let address = '';
   if (listen) {
     await app.locals.specLoaded;
-    // requestTimeout bounds receiving a whole request (headers and body), not answering it,
-    // so long-poll claims are unaffected.
-    const s = createServer(
-      {
-        requestTimeout: config.requestTimeoutMs,
-        headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MAX_MS),
-        keepAliveTimeout: 5000,
-        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-      },
-      app,
-    );
-    server = await new Promise<Server>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(config.httpPort, config.httpHost, () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-    });
-    const a = server.address();
-    address = typeof a === 'object' && a ? `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
+    server = await listenHttp(app, config);
+    address = serverUrl(server);
     logger.info({ url: address }, 'ai-service listening');
   }
 
@@ -262,14 +225,7 @@ async function startOnDatabase(
       if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       // Long-poll claims answer now (with what they have) instead of holding the shutdown.
       stopping.abort();
-      if (server) {
-        const s = server;
-        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-        s.closeIdleConnections();
-        const timer = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutMs);
-        await closed;
-        clearTimeout(timer);
-      }
+      if (server) await closeHttp(server, config.shutdownTimeoutMs);
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
