@@ -1,5 +1,6 @@
-# Multi-stage build on the same Node major the project pins (24).
-# Not built in this repository's CI (no Docker engine there); kept minimal.
+# Production image, two stages on the Node major the project pins (24).
+# It cannot be built in this repository's development/CI environment (no Docker
+# engine there), so it is kept minimal; see the README's Docker section.
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -11,8 +12,9 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json openapi.yaml ./
 COPY src ./src
+COPY scripts ./scripts
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
-  CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "src/main.ts"]

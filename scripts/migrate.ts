@@ -1,22 +1,28 @@
 // `npm run migrate`: applies our migrations and installs/migrates pg-boss's
-// schema, against DATABASE_URL (or the embedded development database).
+// schema, against DATABASE_URL (or the embedded development database; if the
+// service is running on it, the running server is used and left running).
+// A service started with MIGRATE_ON_START=false turns ready once this has run.
 import path from 'node:path';
-import { loadConfig } from '../src/config.ts';
+import { configOrExit, loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
 import { createLogger } from '../src/http/request-log.ts';
 import { migrateBoss } from '../src/queue/boss.ts';
 
-const config = loadConfig(process.env);
+const config = configOrExit(loadConfig, process.env);
+
 const logger = createLogger(config.logLevel);
-const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
+const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.resolve(config.dataDir, 'postgres'));
 const url = config.databaseUrl ?? embedded!.url;
 const pool = createPool(url, config, 'ai-service-migrate');
 try {
   const applied = await migrate(pool);
   await migrateBoss(url, logger);
   logger.info({ database: maskDatabaseUrl(url), applied }, 'migrations are current');
+} catch (err) {
+  logger.fatal({ database: maskDatabaseUrl(url), err: { message: (err as Error).message } }, 'migration failed');
+  process.exitCode = 1;
 } finally {
   await pool.end();
   await embedded?.stop();

@@ -50,6 +50,8 @@ export interface Config {
   retentionFailedMs: number;
   retentionCancelledMs: number;
   purgeIntervalMs: number;
+  // issue 2 (service foundation)
+  shutdownDelayMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -95,6 +97,21 @@ export function oneOf(values: string[]) {
   };
 }
 
+// Node timers hold at most 2^31-1 ms; a longer one fires after 1 ms.
+const TIMER_MAX_MS = 2_147_483_647;
+
+// A zero interval or timeout would spin or fail at once, and an oversized one would
+// overflow the timer; only the documented "0 = never" settings accept 0.
+function duration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0 || ms > TIMER_MAX_MS) throw new Error('out of range');
+  return ms;
+}
+
+function durationOr0(raw: string): number {
+  return raw === '0' ? 0 : duration(raw);
+}
+
 export function list(raw: string): string[] {
   return raw
     .split(',')
@@ -103,6 +120,8 @@ export function list(raw: string): string[] {
 }
 
 export const DURATION = 'a duration such as 500ms, 30s, 5m, 1h30m';
+// Intervals and timeouts: `duration` below.
+const POSITIVE_DURATION = `${DURATION} (more than 0, at most 24d)`;
 const DURATION_OR_0 = `${DURATION}, or 0 to keep forever`;
 const BOOL = 'true, false, 1 or 0';
 export const BYTES = 'a size such as 1048576, 512kb, 2mb';
@@ -125,41 +144,58 @@ export function loadConfig(env: Env): Config {
     llmBaseUrl: read(env, 'LLM_BASE_URL', undefined, url, 'an http(s) URL'),
     llmApiKey: env.LLM_API_KEY || undefined,
     llmModel: read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name'),
-    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, parseDuration, DURATION),
+    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, duration, POSITIVE_DURATION),
     whisperxUrl: read(env, 'WHISPERX_URL', undefined, url, 'an http(s) URL'),
     openclawUrl: read(env, 'OPENCLAW_URL', undefined, url, 'an http(s) URL'),
-    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, parseDuration, DURATION),
+    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, duration, POSITIVE_DURATION),
     dbPoolSize: read(env, 'DB_POOL_SIZE', 20, int(2, 1000), 'an integer 2-1000'),
-    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, parseDuration, DURATION),
-    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, parseDuration, DURATION),
-    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, parseDuration, DURATION),
-    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, parseDuration, DURATION),
+    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
+    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, duration, POSITIVE_DURATION),
+    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, duration, POSITIVE_DURATION),
+    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
     bodyLimitBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
     batchBodyLimitBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
     maxInputBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES),
     maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
     jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
-    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, parseDuration, DURATION),
+    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, POSITIVE_DURATION),
     // Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds).
-    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, parseDuration, DURATION),
-    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, parseDuration, DURATION),
-    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, parseDuration, DURATION),
+    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, POSITIVE_DURATION),
+    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, POSITIVE_DURATION),
+    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, POSITIVE_DURATION),
     apiTokensFile: env.API_TOKENS_FILE || undefined,
     apiTokens: env.API_TOKENS || undefined,
     authDisabled: read(env, 'AUTH_DISABLED', false, parseBoolean, BOOL),
     metricsToken: env.METRICS_TOKEN || undefined,
     webhookSecrets: read(env, 'WEBHOOK_SECRET', [], list, 'one or more comma-separated secrets'),
     webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
-    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, parseDuration, DURATION),
+    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
     webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
     // Issue 10: 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
-    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, parseDuration, `${DURATION}, or 0`),
-    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, parseDuration, DURATION),
-    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, parseDuration, DURATION),
+    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${POSITIVE_DURATION}, or 0`),
+    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, POSITIVE_DURATION),
+    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, POSITIVE_DURATION),
     retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
-    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, parseDuration, DURATION),
+    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
+    // issue 2 (service foundation): keep serving with /readyz 503 this long after SIGTERM,
+    // so load balancers stop routing here before the listener closes.
+    shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
   };
   return Object.freeze(config);
+}
+
+/**
+ * For entry points (service, worker, scripts): parse config, or print the one-line
+ * reason (naming the variable, never a value) and exit 1 without a stack trace.
+ */
+export function configOrExit<T>(load: (env: Env) => T, env: Env): T {
+  try {
+    return load(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }

@@ -1,38 +1,49 @@
 // Entry point: `npm start`. Reads config once, starts the service, and shuts
 // down in order on SIGTERM/SIGINT (exit 0). Configuration errors exit 1 with one
-// line naming the variable, never a stack trace.
-import { ConfigError, loadConfig } from './config.ts';
+// line naming the variable, never a stack trace. Signal handlers are installed
+// before anything starts, so a signal during startup still ends in an orderly
+// shutdown (and never leaves an embedded PostgreSQL behind); a second signal
+// during shutdown exits at once.
+import { configOrExit, loadConfig } from './config.ts';
 import { createLogger } from './http/request-log.ts';
-import { startService } from './server.ts';
+import { type RunningService, startService } from './server.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = configOrExit(loadConfig, process.env);
 
 const logger = createLogger(config.logLevel);
+let service: RunningService | undefined;
+let signalled: string | undefined;
+
+async function shutdown(): Promise<void> {
+  logger.info({ signal: signalled }, 'shutting down');
+  try {
+    await service?.close();
+  } catch (err) {
+    logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+    process.exit(1);
+  }
+  logger.info('stopped');
+  process.exit(0);
+}
+
+function onSignal(signal: string): void {
+  if (signalled) {
+    logger.warn({ signal }, 'second signal: exiting without waiting');
+    process.exit(1);
+  }
+  signalled = signal;
+  // During startup the shutdown runs once startService has returned.
+  if (service) void shutdown();
+}
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+// Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
+process.on('SIGHUP', () => service?.auth.reload());
+
 try {
-  const service = await startService(config, logger);
-  let signalled = false;
-  const shutdown = async (signal: string) => {
-    if (signalled) return;
-    signalled = true;
-    logger.info({ signal }, 'shutting down');
-    await service.close();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  // Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
-  process.on('SIGHUP', () => service.auth.reload());
+  service = await startService(config, logger);
 } catch (err) {
   logger.fatal({ err: { message: (err as Error).message } }, 'failed to start');
   process.exit(1);
 }
+if (signalled) await shutdown();

@@ -1,6 +1,6 @@
 // The composition root: database (given or embedded), migrations, pg-boss, the
 // HTTP app, the leader's periodic tasks, and an orderly shutdown.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
@@ -12,17 +12,18 @@ import { migrate, pendingMigrations } from './db/migrate.ts';
 import { createPool, maskDatabaseUrl, type Pool } from './db/pool.ts';
 import { createApp } from './http/app.ts';
 import { healthRoutes, type Readiness } from './http/health.ts';
+import { closeHttp, listenHttp, serverUrl } from './http/listen.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
+import { Purger, retentionPolicy } from './jobs/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { setupMetrics } from './metrics/index.ts';
 import { providerRoutes } from './providers/routes.ts';
 import { ProviderStatusService } from './providers/status.ts';
 import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
 import { Leader } from './queue/leader.ts';
+import { maintenanceTasks } from './queue/maintenance.ts';
 import { Waiters } from './queue/waiters.ts';
-import { reapExpiredLeases, reconcileRunning } from './storage/leases.ts';
-import { rollupStats } from './storage/stats.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { uiRoutes } from './ui/routes.ts';
@@ -46,18 +47,18 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-const SCHEMA_POLL_MS = 2000;
-/** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
-export const HEADERS_TIMEOUT_MAX_MS = 20_000;
-/** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
-const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-/** pg-boss's default supervise interval. */
-const PGBOSS_SUPERVISE_MS = 60_000;
+const SCHEMA_POLL_MS = 1000;
 
 async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
-  logger.info({ url: maskDatabaseUrl(embedded.url) }, 'DATABASE_URL is not set: started embedded PostgreSQL');
+  const dataDir = path.resolve(config.dataDir, 'postgres');
+  const embedded = await startEmbeddedPostgres(dataDir);
+  const how = {
+    started: 'started embedded PostgreSQL',
+    adopted: 'reusing embedded PostgreSQL left running by a previous process',
+    shared: 'using embedded PostgreSQL run by another process',
+  }[embedded.origin];
+  logger.info({ url: maskDatabaseUrl(embedded.url), dataDir }, `DATABASE_URL is not set: ${how}`);
   return { url: embedded.url, embedded };
 }
 
@@ -71,6 +72,23 @@ export async function startService(
   const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   const pool = createPool(url, config);
+  try {
+    return await startOnDatabase({ url, embedded, pool, auth }, config, logger, options, listen);
+  } catch (err) {
+    // A failed start (migration error, port in use) leaves no server or connections behind.
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function startOnDatabase(
+  { url, embedded, pool, auth }: { url: string; embedded?: EmbeddedDatabase; pool: Pool; auth: AccessControl },
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions,
+  listen: boolean,
+): Promise<RunningService> {
   let boss: PgBoss | undefined;
   let schemaReady = false;
   let schemaTimer: NodeJS.Timeout | undefined;
@@ -143,22 +161,19 @@ export async function startService(
     events: metrics.events,
   });
 
-  const leader = new Leader(url, logger, [
-    {
-      name: 'lease-reaper',
-      intervalMs: config.reaperIntervalMs,
-      run: async () => {
-        await reconcileRunning(pool);
-        for (;;) {
-          const reaped = await reapExpiredLeases(pool);
-          if (reaped.length) jobs.reportLeaseExpired(reaped);
-          if (reaped.length < 500) break;
-        }
-      },
-    },
-    { name: 'stats-rollup', intervalMs: 1000, run: () => rollupStats(pool) },
-    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => boss?.supervise() },
-  ]);
+  const leader: Leader = new Leader(
+    url,
+    logger,
+    maintenanceTasks({
+      config,
+      pool,
+      logger,
+      jobs,
+      purger: new Purger({ db: pool, policy: retentionPolicy(config) }),
+      getBoss: () => boss,
+      keepGoing: () => leader.isLeader && !stopping.signal.aborted,
+    }),
+  );
   if (schemaReady) leader.start();
   else {
     const startLeader = setInterval(() => {
@@ -172,7 +187,8 @@ export async function startService(
 
   const readiness: Readiness = {
     shuttingDown: false,
-    schemaProblem: checkSchema,
+    // Ready only once pg-boss runs too: the schema may be current a poll tick before that.
+    schemaProblem: async () => (schemaReady ? undefined : ((await checkSchema()) ?? 'schema is current; the queue is starting')),
     pingDatabase: async () => {
       await pool.query('SELECT 1');
     },
@@ -195,26 +211,9 @@ export async function startService(
   let server: Server | undefined;
   let address = '';
   if (listen) {
-    // requestTimeout bounds receiving a whole request (headers and body), not answering it,
-    // so long-poll claims are unaffected.
-    const s = createServer(
-      {
-        requestTimeout: config.requestTimeoutMs,
-        headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MAX_MS),
-        keepAliveTimeout: 5000,
-        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-      },
-      app,
-    );
-    server = await new Promise<Server>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(config.httpPort, config.httpHost, () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-    });
-    const a = server.address();
-    address = typeof a === 'object' && a ? `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
+    await app.locals.specLoaded;
+    server = await listenHttp(app, config);
+    address = serverUrl(server);
     logger.info({ url: address }, 'ai-service listening');
   }
 
@@ -222,16 +221,11 @@ export async function startService(
   const close = () => {
     closing ??= (async () => {
       readiness.shuttingDown = true;
-      stopping.abort();
       clearTimeout(schemaTimer);
-      if (server) {
-        const s = server;
-        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-        s.closeIdleConnections();
-        const timer = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutMs);
-        await closed;
-        clearTimeout(timer);
-      }
+      if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      // Long-poll claims answer now (with what they have) instead of holding the shutdown.
+      stopping.abort();
+      if (server) await closeHttp(server, config.shutdownTimeoutMs);
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();

@@ -27,6 +27,20 @@ export interface AppParts {
   validateResponses?: boolean;
 }
 
+/**
+ * express-openapi-validator loads and compiles the spec in the background and
+ * holds the first request until that is done: a second or more of CPU under load,
+ * which would land on the first requests (and time out /readyz). Its first
+ * middleware resolves once the spec is loaded, doing what the first request would
+ * (install path parameters on this app); the server awaits this before listening.
+ */
+function specLoaded(app: Express, validator: express.RequestHandler[]): Promise<void> {
+  const first = validator[0] as unknown as (req: unknown, res: unknown, next: () => void) => void;
+  // Only for the middleware we know (express-openapi-validator 5.x, pinned); otherwise skip the wait.
+  if (first?.name !== 'pathParamsMiddleware') return Promise.resolve();
+  return new Promise((resolve) => first({ app }, {}, () => resolve()));
+}
+
 export function createApp(parts: AppParts): Express {
   const { config } = parts;
   const app = express();
@@ -45,16 +59,18 @@ export function createApp(parts: AppParts): Express {
   app.use(json(config.bodyLimitBytes));
   for (const mw of parts.before ?? []) app.use(mw);
 
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
-      validateResponses: parts.validateResponses ? { removeAdditional: false } : false,
-      validateSecurity: false,
-      validateFormats: true,
-      ignoreUndocumented: false,
-    }),
-  );
+  const validator = OpenApiValidator.middleware({
+    apiSpec: SPEC_PATH,
+    // allErrors: a 400 names every offending field, not just the first. Bodies are
+    // size-limited above and errors.ts caps the list, which bounds the extra cost.
+    validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
+    validateResponses: parts.validateResponses ? { removeAdditional: false } : false,
+    validateSecurity: false,
+    validateFormats: true,
+    ignoreUndocumented: false,
+  });
+  app.locals.specLoaded = specLoaded(app, validator);
+  app.use(validator);
   for (const r of parts.routes) app.use(r);
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -21,6 +21,8 @@ const DB_UNAVAILABLE_CODES = new Set([
   '08001',
   '08004',
 ]);
+// A batch of invalid jobs could name thousands of fields; the first ones are enough to fix it.
+export const MAX_FIELD_ERRORS = 50;
 const DB_TIMEOUT_CODES = new Set(['57014', '55P03']); // query_canceled (statement_timeout), lock_not_available
 
 function isDbUnavailable(err: any): boolean {
@@ -39,7 +41,7 @@ export function toHttpError(err: any): HttpError {
   if (err instanceof HttpError) return err;
   // express-openapi-validator errors carry status + errors[{path, message}].
   if (Array.isArray(err?.errors) && typeof err?.status === 'number') {
-    const errors: FieldError[] = err.errors.map((e: any) => ({
+    const errors: FieldError[] = err.errors.slice(0, MAX_FIELD_ERRORS).map((e: any) => ({
       path: e.path ?? '',
       message: e.message ?? 'invalid',
     }));

@@ -13,12 +13,24 @@ export interface Readiness {
   pingDatabase(): Promise<void>;
 }
 
+/**
+ * Rejects if p has not settled after ms. The rejection waits one more turn of the
+ * event loop (setImmediate runs after the I/O poll phase), so when our own event
+ * loop was busy (e.g. compiling the OpenAPI spec at start) an answer that already
+ * arrived still wins: the timeout measures the database, not us.
+ */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
+  let immediate: NodeJS.Immediate;
   return Promise.race([
-    p.finally(() => clearTimeout(timer)),
+    p.finally(() => {
+      clearTimeout(timer);
+      clearImmediate(immediate);
+    }),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
+      timer = setTimeout(() => {
+        immediate = setImmediate(() => reject(new Error('timeout')));
+      }, ms);
     }),
   ]);
 }

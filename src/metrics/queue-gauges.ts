@@ -5,6 +5,7 @@
 // it never counts job rows except delayed ones, through a partial index.
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
+import { registerPurgedCounter } from '../jobs/purge-metrics.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
 import type { QueueStats, StatsService } from '../stats/service.ts';
 import { type Metrics, PREFIX } from './metrics.ts';
@@ -65,4 +66,6 @@ export function registerQueueGauges(m: Metrics, stats: StatsService, logger: Log
       for (const q of queues ?? []) if (q.oldest_ready_age_seconds !== null) g.set(queueLabels(q), q.oldest_ready_age_seconds);
     },
   );
+  // Retention purge (issue 11): a counter, read from the same cached stats.
+  registerPurgedCounter(m.registry, () => cache.get());
 }

@@ -3,6 +3,7 @@
 // the caller's signal (job shutdown, lease lost) aborts it too and its reason is
 // rethrown unchanged, so the caller can tell "we stopped" from "it timed out".
 import { type Dispatcher, type FormData, request } from 'undici';
+import { readCapped } from '../lib/read-capped.ts';
 import { fromStatus, fromThrown, ProviderError } from './errors.ts';
 
 export interface ProviderCall {
@@ -42,7 +43,9 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
       res.body.destroy();
       throw tooLarge(c, declared);
     }
-    const body = await readLimited(res.body, limit, () => (ok ? tooLarge(c, limit + 1) : undefined));
+    // An error text needs no more than its first bytes; a reply over the limit is an error.
+    const { data: body, over } = await readCapped(res.body, limit);
+    if (ok && over) throw tooLarge(c, limit + 1);
     if (!ok) {
       const onStatus = c.onStatus ?? ((s, r, b) => fromStatus(c.provider, s, r, b));
       throw onStatus(res.statusCode, res.headers['retry-after'], body.toString('utf8'));
@@ -56,29 +59,4 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
 
 function tooLarge(c: ProviderCall, bytes: number): ProviderError {
   return c.tooLarge?.(bytes) ?? new ProviderError('provider_error', `${c.provider} reply is over ${c.maxBytes} bytes`);
-}
-
-/**
- * Reads a body up to `limit` bytes. Past the limit, `over()` decides: an error
- * stops the read, undefined keeps what was read (an error text needs no more).
- */
-async function readLimited(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  limit: number,
-  over: () => ProviderError | undefined,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      const err = over();
-      if (err) throw err;
-      chunks.push(chunk.subarray(0, chunk.length - (size - limit)));
-      break;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

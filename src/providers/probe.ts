@@ -3,6 +3,7 @@
 // credentials or anything the provider sent.
 import { performance } from 'node:perf_hooks';
 import { type Dispatcher, request } from 'undici';
+import { readCapped } from '../lib/read-capped.ts';
 
 export interface ProbeResult {
   /** HTTP status when the provider answered. */
@@ -48,20 +49,6 @@ export function shortError(err: unknown, signal: AbortSignal): string {
   return 'request failed';
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function probe(url: URL, o: ProbeOptions): Promise<ProbeResult> {
   try {
     // undici.request never follows redirects: a 3xx is the provider's own answer.
@@ -70,8 +57,8 @@ export async function probe(url: URL, o: ProbeOptions): Promise<ProbeResult> {
       await res.body.dump();
       return { status: res.statusCode };
     }
-    const body = await readCapped(res.body, o.maxBytes);
-    return body === undefined ? { status: 200, tooLarge: true } : { status: 200, body };
+    const { data, over } = await readCapped(res.body, o.maxBytes);
+    return over ? { status: 200, tooLarge: true } : { status: 200, body: data.toString('utf8') };
   } catch (err) {
     return { error: shortError(err, o.signal) };
   }

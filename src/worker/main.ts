@@ -3,23 +3,14 @@
 // signal skips the grace period). Configuration errors exit 1 with one line
 // naming the variable.
 import pino from 'pino';
-import { ConfigError } from '../config.ts';
+import { configOrExit } from '../config.ts';
 import { createClient } from '../client/index.ts';
 import { createLogger } from '../http/request-log.ts';
 import { redactUrl } from '../lib/units.ts';
 import { loadWorkerConfig, type WorkerConfig } from './config.ts';
 import { Worker } from './worker.ts';
 
-let config: WorkerConfig;
-try {
-  config = loadWorkerConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config: WorkerConfig = configOrExit(loadWorkerConfig, process.env);
 
 // Synchronous writes: the job lines must reach stdout even when we exit right after.
 const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));

@@ -89,6 +89,33 @@ export async function startReplica(databaseUrl: string, env: Record<string, stri
   return { url, proc, output, exited, kill: (signal) => proc.kill(signal) };
 }
 
+/**
+ * Registers the hooks every scenario needs: a private database before, and after
+ * it, every replica started through `replica()` killed and the database removed.
+ */
+export function faultScenario() {
+  let db: Database | undefined;
+  const replicas: Replica[] = [];
+  before(async () => {
+    db = await startDatabase();
+  });
+  after(async () => {
+    await stopReplicas(replicas);
+    await db?.destroy();
+  });
+  return {
+    get db(): Database {
+      if (!db) throw new Error('the scenario database is not started yet');
+      return db;
+    },
+    async replica(env: Record<string, string> = {}): Promise<Replica> {
+      const r = await startReplica(this.db.url, env);
+      replicas.push(r);
+      return r;
+    },
+  };
+}
+
 export async function stopReplicas(replicas: Replica[]): Promise<void> {
   for (const r of replicas) if (r.proc.exitCode === null) r.kill('SIGKILL');
   await Promise.all(replicas.map((r) => r.exited));

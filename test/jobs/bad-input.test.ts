@@ -1,17 +1,11 @@
 // Every kind of bad input gets a problem+json answer with the right status, and
 // nothing is written.
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { expectConsistent, expectProblem, jobRow } from './helpers.ts';
 
 describe('bad input', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   async function jobCount(): Promise<number> {
     const { rows } = await t.sql.query('SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM pgboss.job) AS n');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, type TestService, useService } from '../support/service.ts';
 import { expectConsistent, expectProblem } from './helpers.ts';
 
 const DEFAULTS = { owner_service: 'telephony', task_type: 'transcribe', model_profile: 'whisperx' };
@@ -10,13 +10,7 @@ async function countJobs(t: TestService, where = 'true'): Promise<number> {
 }
 
 describe('batch create', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   it('merges each item over the defaults and returns 201 with the jobs in request order', async () => {
     const items = Array.from({ length: 5 }, (_, i) => ({ owner_ref: `beeline/call-${i}`, input: { n: i } }));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { attemptRows, bossRow, expectConsistent, expectProblem, jobRow } from './helpers.ts';
 
 // Each test uses its own model profile, so tests do not see each other's jobs.
@@ -7,13 +7,7 @@ let profileCounter = 0;
 const newProfile = () => `claim-p${++profileCounter}`;
 
 describe('claiming jobs', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   it('hands out a job with attempt 1, a lease token and lease expiry, and marks both stores', async () => {
     const profile = newProfile();

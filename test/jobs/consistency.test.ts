@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type pg from 'pg';
 import { findViolations } from '../../scripts/check-consistency.ts';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { RESULT } from './helpers.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -26,12 +26,9 @@ async function checkCli(databaseUrl: string): Promise<{ code: number; out: strin
 }
 
 describe('consistency check', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
+  const { t, api } = useService({ REAPER_INTERVAL: '1h' });
   const ids: Record<'pending' | 'running' | 'completed', string> = { pending: '', running: '', completed: '' };
   before(async () => {
-    t = await setup({ REAPER_INTERVAL: '1h' });
-    api = client(t.api);
     const profile = 'consistency';
     const a = await api.create(jobBody({ model_profile: profile }));
     const b = await api.create(jobBody({ model_profile: profile }));
@@ -42,7 +39,6 @@ describe('consistency check', () => {
     ids.running = b.id;
     ids.pending = (await api.create(jobBody({ model_profile: profile }))).id;
   });
-  after(() => t.close());
 
   /** Applies `sql` in a transaction, returns the violations seen inside it, rolls back. */
   async function violationsAfter(sql: string, values: unknown[] = []) {

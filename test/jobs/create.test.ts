@@ -1,15 +1,9 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { bossRow, claimBody, expectConsistent, expectProblem } from './helpers.ts';
 
 describe('creating jobs', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   describe('POST /jobs', () => {
     it('returns 201 with Location and the pending job, written to both stores', async () => {

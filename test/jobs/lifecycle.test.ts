@@ -1,14 +1,8 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 
 describe('job lifecycle', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
   afterEach(function () {
     if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => l.includes('"level":50')).join('\n').slice(0, 3000));
   });

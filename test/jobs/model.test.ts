@@ -8,7 +8,7 @@
 // so the model can predict exactly which jobs a claim returns.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { expectConsistent, expireLease, reap } from './helpers.ts';
 
 type Status = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -54,14 +54,8 @@ const claimOrder = (a: ModelJob, b: ModelJob) => b.priority - a.priority || (a.i
 
 describe('job state machine (property-based)', function () {
   this.timeout(300_000);
-  let t: TestService;
-  let api: ReturnType<typeof client>;
+  const { t, api } = useService({ REAPER_INTERVAL: '1h' });
   let run = 0;
-  before(async () => {
-    t = await setup({ REAPER_INTERVAL: '1h' });
-    api = client(t.api);
-  });
-  after(() => t.close());
 
   /** Applies one operation to the API and the model, asserting the API's answer. */
   async function step(jobs: ModelJob[], profile: string, o: Op): Promise<void> {

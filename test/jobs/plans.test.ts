@@ -10,7 +10,7 @@ import { findByIdempotencyKeys } from '../../src/storage/jobs-create.ts';
 import { getJob, listJobs } from '../../src/storage/jobs-read.ts';
 import { completeJob, failJob, heartbeat } from '../../src/storage/jobs-settle.ts';
 import { reapExpiredLeases } from '../../src/storage/leases.ts';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { expectConsistent } from './helpers.ts';
 
 const PENDING = 100_000;
@@ -44,13 +44,10 @@ function capture(): Queryable & { last: { text: string; values: unknown[] } } {
 
 describe('query plans at 100k pending jobs over 20 queues', function () {
   this.timeout(120_000);
-  let t: TestService;
-  let api: ReturnType<typeof client>;
+  const { t, api } = useService({ REAPER_INTERVAL: '1h' });
   let running: { id: string; lease_token: string };
 
   before(async () => {
-    t = await setup({ REAPER_INTERVAL: '1h' });
-    api = client(t.api);
     // one job per queue through the API creates the queues; the rest is bulk-seeded alike
     for (const task_type of TASKS)
       for (const model_profile of PROFILES) await api.create(jobBody({ task_type, model_profile }));
@@ -87,7 +84,6 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     const [c] = (await api.claim({ worker_id: 'w', model_profiles: ['p0'], lease_seconds: 600 })).jobs;
     running = c;
   });
-  after(() => t.close());
 
   /** EXPLAIN ANALYZE of the statement `call` sends, run in a transaction that is rolled back. */
   async function plan(call: (db: Queryable) => Promise<unknown>): Promise<PlanNode[]> {

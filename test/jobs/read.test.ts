@@ -1,15 +1,9 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { expectProblem, RESULT } from './helpers.ts';
 
 describe('reading jobs', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   describe('GET /jobs/{id}', () => {
     it('returns the job with its result and its attempts', async () => {

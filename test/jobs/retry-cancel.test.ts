@@ -1,17 +1,11 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { attemptRows, bossRow, expectConsistent, expectProblem, jobRow, RESULT } from './helpers.ts';
 
 let profileCounter = 0;
 
 describe('retry and cancel', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup({ REAPER_INTERVAL: '1h' });
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService({ REAPER_INTERVAL: '1h' });
 
   async function pending(overrides: Record<string, unknown> = {}) {
     return api.create(jobBody({ model_profile: `rc-p${++profileCounter}`, ...overrides }));

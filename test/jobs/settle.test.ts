@@ -1,18 +1,12 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { attemptRows, bossRow, eventually, expectConsistent, expectProblem, expireLease, jobRow, RESULT, reap } from './helpers.ts';
 
 let profileCounter = 0;
 
 describe('heartbeat, complete and fail', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    // the background reaper stays out of the way; tests that need it call it
-    t = await setup({ REAPER_INTERVAL: '1h' });
-    api = client(t.api);
-  });
-  after(() => t.close());
+  // the background reaper stays out of the way; tests that need it call it
+  const { t, api } = useService({ REAPER_INTERVAL: '1h' });
 
   /** A fresh job claimed by `worker`; returns the claimed job. */
   async function running(overrides: Record<string, unknown> = {}, worker = 'w1', leaseSeconds = 60) {

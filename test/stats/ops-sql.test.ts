@@ -1,16 +1,10 @@
 import { expect } from 'chai';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { readmeSql, waitFor } from './helpers.ts';
 import { fillQueue } from './scenario.ts';
 
 describe('ops SQL over pg-boss tables (README section ops-sql)', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   it('agrees with /api/v1/stats on every queue and state', async () => {
     await fillQueue(api, 'call_analysis', 'ops-a');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { rollupStats } from '../../src/storage/stats.ts';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { jobBody, useService } from '../support/service.ts';
 import { waitFor } from './helpers.ts';
 import { FILLED, fillQueue } from './scenario.ts';
 
@@ -8,13 +8,7 @@ const pick = (q: Record<string, unknown>, keys: string[]) => Object.fromEntries(
 const COUNT_KEYS = Object.keys(FILLED);
 
 describe('GET /api/v1/stats', () => {
-  let t: TestService;
-  let api: ReturnType<typeof client>;
-  before(async () => {
-    t = await setup();
-    api = client(t.api);
-  });
-  after(() => t.close());
+  const { t, api } = useService();
 
   const queueOf = (doc: any, queue: string) => doc.queues.find((q: any) => q.queue === queue);
 

@@ -19,7 +19,25 @@ export interface TestService {
   sql: pg.Pool;
   logs: string[];
   logger: Logger;
+  /** Stops the service and the pool; safe to call again (returns the same promise). */
   close(): Promise<void>;
+}
+
+export type Client = ReturnType<typeof client>;
+
+/**
+ * One service for the enclosing describe: registers its before/after hooks and
+ * returns `t` and `api`, which that before hook fills in (they are empty until then).
+ */
+export function useService(env: Record<string, string> = {}): { t: TestService; api: Client } {
+  const t = {} as TestService;
+  const api = {} as Client;
+  before(async () => {
+    Object.assign(t, await setup(env));
+    Object.assign(api, client(t.api));
+  });
+  after(() => t.close?.());
+  return { t, api };
 }
 
 /** Log lines captured in memory, so tests can assert on them (e.g. no secrets). */
@@ -49,6 +67,8 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
   const { logger, lines } = captureLogger();
   const service = await startService(config, logger, { validateResponses: true });
   const sql = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  // One shared promise: a test may stop the service itself, and the suite's after hook closes it again.
+  let closing: Promise<void> | undefined;
   return {
     service,
     url: service.url,
@@ -57,9 +77,9 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
     sql,
     logs: lines,
     logger,
-    async close() {
-      await sql.end();
-      await service.close();
+    close() {
+      closing ??= sql.end().then(() => service.close());
+      return closing;
     },
   };
 }

@@ -3,9 +3,8 @@
 // URLs and persistent storage.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
-import { launchBrowser, type TestBrowser, waitForText } from './browser.ts';
+import { client, jobBody } from '../support/service.ts';
+import { browserSuite, waitForText } from './browser.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const PRODUCER = randomBytes(24).toString('base64url');
@@ -17,34 +16,22 @@ const TOKENS = [
 
 describe('dashboard with access control on (headless Chromium)', function () {
   this.timeout(60_000);
-  let t: TestService;
-  let browser: TestBrowser;
-  let page: Page;
-
-  before(async () => {
-    t = await setup({ API_TOKENS: JSON.stringify(TOKENS) });
-    t.api.set('Authorization', `Bearer ${ADMIN}`);
-    await client(t.api).create(jobBody());
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-  beforeEach(async () => {
-    page = await browser.newPage();
-  });
-  afterEach(async () => {
-    await page.close();
+  const ui = browserSuite({
+    env: { API_TOKENS: JSON.stringify(TOKENS) },
+    prepare: async (t) => {
+      t.api.set('Authorization', `Bearer ${ADMIN}`);
+      await client(t.api).create(jobBody());
+    },
   });
 
-  const dialog = () => page.getByRole('dialog', { name: 'Admin token' });
+  const dialog = () => ui.page.getByRole('dialog', { name: 'Admin token' });
   const submitToken = async (token: string) => {
-    await page.getByLabel('Token', { exact: true }).fill(token);
-    await page.keyboard.press('Enter');
+    await ui.page.getByLabel('Token', { exact: true }).fill(token);
+    await ui.page.keyboard.press('Enter');
   };
 
   it('asks for a token, says a wrong one was refused, and shows data with the admin token', async () => {
+    const { t, browser, page } = ui;
     await page.goto(`${t.url}/ui/`);
     await dialog().waitFor();
     await waitForText(dialog().getByRole('alert'), /^The service requires a token \(401 unauthorized: /);
@@ -70,6 +57,7 @@ describe('dashboard with access control on (headless Chromium)', function () {
   });
 
   it('says a producer token may not read the overview (403) and lets the operator change it', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/`);
     await dialog().waitFor();
     await submitToken(PRODUCER);
@@ -79,6 +67,7 @@ describe('dashboard with access control on (headless Chromium)', function () {
   });
 
   it('lets a producer token list its own jobs', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/#/jobs`);
     await dialog().waitFor();
     await submitToken(PRODUCER);

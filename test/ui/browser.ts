@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { setup, type TestService } from '../support/service.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const ARTIFACTS_DIR = path.join(import.meta.dirname, '..', 'artifacts');
@@ -61,6 +62,58 @@ export async function launchBrowser(): Promise<TestBrowser> {
     async close() {
       await context.close();
       await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+type Env = Record<string, string>;
+
+export interface BrowserSuite {
+  readonly t: TestService;
+  readonly browser: TestBrowser;
+  /** A fresh page for the current test, closed after it. */
+  readonly page: Page;
+}
+
+/**
+ * Registers the enclosing describe's hooks: one service (`env`, or a function giving
+ * it, for env that earlier hooks produce) and one browser for the suite, `prepare(t)`
+ * run once before the browser starts, and a new page per test.
+ */
+export function browserSuite(options: { env?: Env | (() => Env | Promise<Env>); prepare?: (t: TestService) => Promise<unknown> } = {}): BrowserSuite {
+  let t: TestService | undefined;
+  let browser: TestBrowser | undefined;
+  let page: Page | undefined;
+  const ready = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`browserSuite: ${name} is only there inside hooks and tests`);
+    return value;
+  };
+  before(async () => {
+    const env = typeof options.env === 'function' ? await options.env() : options.env;
+    t = await setup(env);
+    await options.prepare?.(t);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+  beforeEach(async () => {
+    page = await ready(browser, 'browser').newPage();
+  });
+  afterEach(async () => {
+    await page?.close();
+    page = undefined;
+  });
+  return {
+    get t() {
+      return ready(t, 't');
+    },
+    get browser() {
+      return ready(browser, 'browser');
+    },
+    get page() {
+      return ready(page, 'page');
     },
   };
 }

@@ -1,8 +1,8 @@
 // The dashboard in headless Chromium against a running service with seeded jobs.
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { client, setup, type TestService } from '../support/service.ts';
-import { accessibilityViolations, launchBrowser, screenshot, type TestBrowser, waitForText } from './browser.ts';
+import { client } from '../support/service.ts';
+import { accessibilityViolations, browserSuite, screenshot, waitForText } from './browser.ts';
 import { ANALYSIS, type Seeded, seed, TRANSCRIBE } from './seed.ts';
 
 /** The dashboard's page size (src/ui/public/views/jobs.js). */
@@ -12,28 +12,15 @@ const queueRow = (page: Page, q: { task_type: string; model_profile: string }) =
 
 describe('dashboard (headless Chromium)', function () {
   this.timeout(60_000);
-  let t: TestService;
-  let browser: TestBrowser;
   let seeded: Seeded;
-  let page: Page;
-
-  before(async () => {
-    t = await setup();
-    seeded = await seed(t);
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-  beforeEach(async () => {
-    page = await browser.newPage();
-  });
-  afterEach(async () => {
-    await page.close();
+  const ui = browserSuite({
+    prepare: async (t) => {
+      seeded = await seed(t);
+    },
   });
 
   it('shows the seeded numbers per queue and in the totals', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/`);
     const analysis = queueRow(page, ANALYSIS);
     await waitForText(analysis.locator('[data-field=ready]'), '2');
@@ -53,6 +40,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('picks up changes without a reload', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/`);
     const running = queueRow(page, TRANSCRIBE).locator('[data-field=running]');
     await waitForText(running, '0');
@@ -63,6 +51,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('finds a job by owner_ref with the filter form, using the keyboard', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/#/jobs`);
     await page.locator('tbody tr').first().waitFor();
     await page.getByLabel('Owner ref').focus();
@@ -77,6 +66,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('pages through jobs with the cursor, older and back to newer', async () => {
+    const { t, page } = ui;
     const batch = Array.from({ length: PAGE_SIZE + 10 }, (_, i) => ({ owner_ref: `paging/${i}` }));
     await client(t.api).batch({ defaults: { owner_service: 'paging', ...TRANSCRIBE, input: {} }, jobs: batch });
     await page.goto(`${t.url}/ui/#/jobs?owner_service=paging`);
@@ -93,6 +83,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('shows a failed job with its timeline, and Retry moves it to pending', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/ui/#/jobs/${seeded.failedId}`);
     await waitForText(page.locator('.job-status [data-status]'), 'failed');
     expect(await page.locator('[data-event=attempt] code').textContent()).to.equal('gpu-01');
@@ -114,6 +105,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('cancels a pending job after confirmation', async () => {
+    const { t, page } = ui;
     page.on('dialog', (d) => d.accept());
     await page.goto(`${t.url}/ui/#/jobs/${seeded.pendingId}`);
     await waitForText(page.locator('.job-status [data-status]'), 'pending');
@@ -123,6 +115,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('says why an action was refused when the job changed meanwhile', async () => {
+    const { t, page } = ui;
     const job = await client(t.api).create({ owner_service: 'telephony', owner_ref: 'x/refused', task_type: 'ocr', model_profile: 'vision-s', input: {} });
     const { jobs } = await client(t.api).claim({ worker_id: 'gpu-04', model_profiles: ['vision-s'] });
     await client(t.api).fail(job.id, { lease_token: jobs[0].lease_token, category: 'unsupported_format', message: 'bad audio', retryable: false });
@@ -145,6 +138,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('lists error categories with a link to their failed jobs', async () => {
+    const { t, page } = ui;
     const other = await client(t.api).create({ owner_service: 'telephony', owner_ref: 'x/1', ...ANALYSIS, input: {}, max_attempts: 1 });
     const { jobs } = await client(t.api).claim({ worker_id: 'gpu-03', task_types: [ANALYSIS.task_type], limit: 10 });
     const mine = jobs.find((j: any) => j.id === other.id);
@@ -160,6 +154,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('shows provider status as unavailable when the service does not offer it', async () => {
+    const { t, page } = ui;
     await page.route('**/api/v1/providers/status', (route) =>
       route.fulfill({ status: 404, contentType: 'application/problem+json', body: JSON.stringify({ status: 404, code: 'route_not_found', detail: 'no such route' }) }),
     );
@@ -169,6 +164,7 @@ describe('dashboard (headless Chromium)', function () {
   });
 
   it('loads nothing from outside the service and logs no errors', () => {
+    const { t, browser } = ui;
     const outside = browser.requests.filter((u) => !u.startsWith(t.url) && !u.startsWith('data:'));
     expect(outside).to.deep.equal([]);
     // Chromium logs every 4xx answer as a console error; the tests above provoke 404 and 409 on purpose.

@@ -2,39 +2,24 @@
 // the local Swagger UI copy, plus the static-file routes' headers.
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
 import YAML from 'yaml';
 import { SPEC_PATH } from '../../src/http/app.ts';
-import { setup, type TestService } from '../support/service.ts';
-import { launchBrowser, screenshot, type TestBrowser, waitForText } from './browser.ts';
+import { browserSuite, screenshot, waitForText } from './browser.ts';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 describe('API reference at /docs', function () {
   this.timeout(60_000);
-  let t: TestService;
-  let browser: TestBrowser;
-  let page: Page;
+  const ui = browserSuite();
   let operationIds: string[];
 
   before(async () => {
-    t = await setup();
-    browser = await launchBrowser();
     const spec = YAML.parse(await readFile(SPEC_PATH, 'utf8'));
     operationIds = Object.values<any>(spec.paths).flatMap((item) => METHODS.filter((m) => item[m]).map((m) => item[m].operationId));
   });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-  beforeEach(async () => {
-    page = await browser.newPage();
-  });
-  afterEach(async () => {
-    await page.close();
-  });
 
   it('renders every operation of openapi.yaml, loading nothing from outside the service', async () => {
+    const { t, browser, page } = ui;
     await page.goto(`${t.url}/docs`);
     await page.locator('.opblock').first().waitFor();
     const rendered = await page.locator('.opblock').evaluateAll((els) => els.map((e) => e.id));
@@ -47,6 +32,7 @@ describe('API reference at /docs', function () {
   });
 
   it('lets a reader try an operation against this service', async () => {
+    const { t, page } = ui;
     await page.goto(`${t.url}/docs#/ops/getHealth`);
     const op = page.locator('#operations-ops-getHealth');
     await op.waitFor();
@@ -58,6 +44,7 @@ describe('API reference at /docs', function () {
   });
 
   it('serves the pages with a content security policy and the spec as YAML', async () => {
+    const { t } = ui;
     for (const path of ['/docs', '/ui/', '/ui/app.js']) {
       const res = await t.api.get(path).expect(200);
       expect(res.headers['content-security-policy'], path).to.contain("default-src 'self'");

@@ -67,9 +67,9 @@ END $$;
 CREATE FUNCTION jobs_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO job_stat_deltas (queue, key, bucket, n)
-  SELECT queue, 'status:' || status, '-infinity', -count(*) FROM old_rows GROUP BY 1, 2
+  SELECT queue, 'status:' || status, '-infinity'::timestamptz, -count(*) FROM old_rows GROUP BY 1, 2
   UNION ALL
-  SELECT queue, 'purged', '-infinity', count(*) FROM old_rows GROUP BY 1;
+  SELECT queue, 'purged', '-infinity'::timestamptz, count(*) FROM old_rows GROUP BY 1;
   RETURN NULL;
 END $$;
 

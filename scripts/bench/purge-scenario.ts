@@ -1,0 +1,174 @@
+// Benchmark: the retention purge deleting 1,000,000 expired jobs while 8 workers
+// claim (limit 1) and complete over HTTP. Reports claim latency without the purge,
+// during it, and after it (A-B-A, so drift such as autovacuum shows up), the ratio
+// of the p99s (target: during <= 2x without), worker throughput, and purge rows/s.
+//
+// The purge is the service's own routine (Purger.run, the leader task's code) with
+// no time budget, i.e. what `npm run purge` does: the worst case, since the leader
+// spends at most PURGE_RUN_MAX_MS of each PURGE_INTERVAL. The expired jobs finished
+// an hour ago, inside the service's default retention (7 days), so the service's own
+// leader never purges them; the bench's Purger runs with a 30-minute retention.
+//
+// Harness: `purgeScenario({ serviceUrl, sql, quick, log })` returns metric records in
+// the harness's Metric shape (scenario 9). Alone: `node scripts/bench/purge-scenario.ts
+// [--quick]` starts its own PostgreSQL and service (purge-env.ts).
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import type pg from 'pg';
+import { Pool } from 'undici';
+import { Purger } from '../../src/jobs/purge.ts';
+import { seedJobs } from './purge-seed.ts';
+
+export const SCENARIO = 9;
+const TASK_TYPE = 'call_analysis';
+const PROFILE = 'bench-purge';
+const WORKERS = 8;
+const LEASE_SECONDS = 300;
+const SIZES = {
+  full: { expired: 1_000_000, pending: 20_000, phaseMs: 20_000 },
+  quick: { expired: 5000, pending: 1000, phaseMs: 1000 },
+};
+const PURGE_RETENTION_MS = 30 * 60_000;
+const EXPIRED_AGE_SECONDS = 3600;
+
+export interface PurgeBenchContext {
+  /** Base URL of a running service (auth disabled). */
+  serviceUrl: string;
+  /** SQL on the service's database. */
+  sql: pg.Pool;
+  quick: boolean;
+  log(message: string): void;
+}
+
+/** The harness's Metric shape (scripts/bench/scenario.ts). */
+export interface Metric {
+  scenario: number;
+  name: string;
+  unit: string;
+  value: number;
+  baseline: number | null;
+  target?: { min?: number; max?: number; minRatio?: number };
+  note?: string;
+}
+
+interface Phase {
+  claims: RecordableHistogram;
+  jobs: number;
+  elapsedMs: number;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+async function create(http: Pool): Promise<void> {
+  const res = await http.request({ method: 'POST', path: '/api/v1/jobs', body: CREATE_BODY, headers: JSON_HEADERS });
+  const text = await res.body.text();
+  if (res.statusCode !== 201) throw new Error(`POST /api/v1/jobs: ${res.statusCode} ${text.slice(0, 300)}`);
+}
+
+async function call(http: Pool, path: string, body: object): Promise<any> {
+  const res = await http.request({ method: 'POST', path, body: JSON.stringify(body), headers: JSON_HEADERS });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+const CREATE_BODY = JSON.stringify({ owner_service: 'bench', owner_ref: 'purge-bench', task_type: TASK_TYPE, model_profile: PROFILE, input: { prompt: 'Summarise the call.' } });
+
+/**
+ * 8 workers claim one job at a time and complete it, until `stop()`; claims are
+ * timed. Each worker then creates a job (as a producer would), so the backlog
+ * stays the size it was seeded at and every phase claims from the same depth.
+ */
+async function runWorkers(http: Pool, stop: () => boolean): Promise<Phase> {
+  const claims = createHistogram();
+  let jobs = 0;
+  const started = performance.now();
+  const worker = async (w: number) => {
+    while (!stop()) {
+      const t0 = performance.now();
+      const res = await call(http, '/api/v1/jobs/claim', {
+        worker_id: `bench-purge-${w}`,
+        model_profiles: [PROFILE],
+        limit: 1,
+        lease_seconds: LEASE_SECONDS,
+      });
+      claims.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      const job = res.jobs[0];
+      if (!job) throw new Error('the pending backlog ran out');
+      await call(http, `/api/v1/jobs/${job.id}/complete`, { lease_token: job.lease_token, result: { ok: true } });
+      jobs++;
+      await create(http);
+    }
+  };
+  await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+  return { claims, jobs, elapsedMs: performance.now() - started };
+}
+
+const forMs = (ms: number) => {
+  const end = performance.now() + ms;
+  return () => performance.now() >= end;
+};
+const pMs = (h: RecordableHistogram, p: number) => h.percentile(p) / 1000;
+const perSecond = (n: number, ms: number) => (n * 1000) / ms;
+
+async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool): Promise<void> {
+  await create(http); // creates the queue in pg-boss and job_queues
+  const q = { taskType: TASK_TYPE, modelProfile: PROFILE };
+  ctx.log(`  seeding ${size.expired} completed jobs (finished 1 h ago) and ${size.pending} pending`);
+  const t0 = performance.now();
+  await seedJobs(ctx.sql, { ...q, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS });
+  await seedJobs(ctx.sql, { ...q, status: 'pending', count: size.pending, ageSeconds: 0 });
+  await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
+  ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
+  const size = ctx.quick ? SIZES.quick : SIZES.full;
+  const http = new Pool(ctx.serviceUrl, { connections: WORKERS, pipelining: 1, keepAliveTimeout: 60_000 });
+  try {
+    await seed(ctx, size, http);
+    await runWorkers(http, forMs(size.phaseMs / 4)); // warm-up: JIT, plans, connections
+    ctx.log(`  ${WORKERS} workers without the purge (${size.phaseMs / 1000} s)`);
+    const before = await runWorkers(http, forMs(size.phaseMs));
+
+    ctx.log('  the same workers while the purge runs');
+    const purger = new Purger({ db: ctx.sql, policy: { completed: PURGE_RETENTION_MS, failed: 0, cancelled: 0 } });
+    let purgeDone = false;
+    const purging = purger.run({ maxRunMs: Number.POSITIVE_INFINITY }).finally(() => {
+      purgeDone = true;
+    });
+    const during = await runWorkers(http, () => purgeDone);
+    const purge = await purging;
+    if (purge.total < size.expired) throw new Error(`the purge deleted ${purge.total} of ${size.expired} jobs`);
+
+    ctx.log(`  ${WORKERS} workers after the purge (${size.phaseMs / 1000} s)`);
+    const after = await runWorkers(http, forMs(size.phaseMs));
+    return report(before, during, after, purge.total, purge.durationMs, purge.batches);
+  } finally {
+    await http.close();
+  }
+}
+
+function report(before: Phase, during: Phase, after: Phase, rows: number, purgeMs: number, batches: number): Metric[] {
+  const m = (name: string, unit: string, value: number, baseline: number | null, extra: Partial<Metric> = {}): Metric => ({
+    scenario: SCENARIO,
+    name,
+    unit,
+    value,
+    baseline,
+    ...extra,
+  });
+  const note = 'baseline column: the same workers just before the purge';
+  return [
+    m('claim p50 during purge', 'ms', pMs(during.claims, 50), pMs(before.claims, 50), { note }),
+    m('claim p99 during purge', 'ms', pMs(during.claims, 99), pMs(before.claims, 99), { note }),
+    m('claim p99 during / before purge', 'x', pMs(during.claims, 99) / pMs(before.claims, 99), null, { target: { max: 2 } }),
+    m('claim p99 after purge', 'ms', pMs(after.claims, 99), pMs(before.claims, 99), { note: 'autovacuum of the purged tables may run here' }),
+    m('claim+complete during purge', 'jobs/s', perSecond(during.jobs, during.elapsedMs), perSecond(before.jobs, before.elapsedMs)),
+    m('purge rate', 'rows/s', perSecond(rows, purgeMs), null, { note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s` }),
+  ];
+}
+
+if (import.meta.main) {
+  const { runStandalone } = await import('./purge-env.ts');
+  await runStandalone(purgeScenario, process.argv.includes('--quick'));
+}

@@ -1,0 +1,56 @@
+// The periodic work the leader replica runs (see leader.ts): exactly one replica
+// at a time reaps leases, compacts the counters, purges expired jobs and runs
+// pg-boss's own maintenance.
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Purger } from '../jobs/purge.ts';
+import type { JobService } from '../jobs/service.ts';
+import { reapExpiredLeases, reconcileRunning } from '../storage/leases.ts';
+import { rollupStats } from '../storage/stats.ts';
+import type { PeriodicTask } from './leader.ts';
+
+/** pg-boss's default supervise interval. */
+const PGBOSS_SUPERVISE_MS = 60_000;
+const STATS_ROLLUP_MS = 1000;
+const REAP_BATCH = 500;
+
+export interface MaintenanceDeps {
+  config: Pick<Config, 'reaperIntervalMs' | 'purgeIntervalMs'>;
+  pool: Pool;
+  logger: Logger;
+  jobs: JobService;
+  purger: Purger;
+  getBoss: () => PgBoss | undefined;
+  /** False once this replica lost leadership or is shutting down (long runs stop early). */
+  keepGoing: () => boolean;
+}
+
+export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
+  return [
+    {
+      name: 'lease-reaper',
+      intervalMs: d.config.reaperIntervalMs,
+      run: async () => {
+        await reconcileRunning(d.pool);
+        for (;;) {
+          const reaped = await reapExpiredLeases(d.pool, REAP_BATCH);
+          if (reaped.length) d.jobs.reportLeaseExpired(reaped);
+          if (reaped.length < REAP_BATCH || !d.keepGoing()) break;
+        }
+      },
+    },
+    { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
+    {
+      name: 'retention-purge',
+      intervalMs: d.config.purgeIntervalMs,
+      run: async () => {
+        const r = await d.purger.run({ shouldContinue: d.keepGoing });
+        if (r.total) d.logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');
+        if (r.drift) d.logger.warn({ drift: r.drift }, 'retention purge: jobs rows without a pg-boss row were deleted');
+      },
+    },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => d.getBoss()?.supervise() },
+  ];
+}

@@ -1,0 +1,181 @@
+import { expect } from 'chai';
+import { PURGED_METRIC } from '../../src/jobs/purge-metrics.ts';
+import { parseExposition, value } from '../metrics/exposition.ts';
+import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { waitUntil } from '../support/wait.ts';
+import { startReceiver } from '../webhooks/receiver.ts';
+import { ageJobs, expectConsistent } from './support.ts';
+
+type Api = ReturnType<typeof client>;
+
+/** Creates one job per status the caller names and drives it there through the API. */
+async function jobIn(api: Api, status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled', profile: string) {
+  const job = await api.create(jobBody({ model_profile: profile, max_attempts: 1 }));
+  if (status === 'pending') return job.id as string;
+  if (status === 'cancelled') {
+    await api.cancel(job.id);
+    return job.id as string;
+  }
+  const { jobs } = await api.claim({ worker_id: 'w1', model_profiles: [profile] });
+  expect(jobs.map((j: { id: string }) => j.id)).to.deep.equal([job.id]);
+  const token = jobs[0].lease_token;
+  if (status === 'completed') await api.complete(job.id, { lease_token: token, result: { content: 'ok' } });
+  if (status === 'failed') await api.fail(job.id, { lease_token: token, category: 'provider_error', message: 'boom', retryable: false });
+  return job.id as string;
+}
+
+async function rowsIn(t: TestService, ids: string[]) {
+  const q = async (text: string) => (await t.sql.query(text, [ids])).rows.map((r) => r.id).sort();
+  return {
+    jobs: await q('SELECT id FROM jobs WHERE id = ANY($1::uuid[])'),
+    boss: await q('SELECT id FROM pgboss.job WHERE id = ANY($1::uuid[])'),
+    attempts: await q('SELECT DISTINCT job_id AS id FROM job_attempts WHERE job_id = ANY($1::uuid[])'),
+  };
+}
+
+describe('retention purge', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({ PURGE_INTERVAL: '100ms', RETENTION_COMPLETED: '7d', RETENTION_FAILED: '30d', RETENTION_CANCELLED: '1d' });
+    api = client(t.api);
+  });
+  after(() => t.close());
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => /"level":[45]0/.test(l)).join('\n').slice(0, 3000));
+  });
+
+  it('removes jobs past their retention from the API and pg-boss together, and keeps everything else', async () => {
+    const p = 'purge-a';
+    const old = {
+      completed: await jobIn(api, 'completed', p),
+      failed: await jobIn(api, 'failed', p),
+      cancelled: await jobIn(api, 'cancelled', p),
+    };
+    const young = {
+      completed: await jobIn(api, 'completed', p), // 6 days old, retention 7d
+      failed: await jobIn(api, 'failed', p), // 29 days old, retention 30d
+      cancelled: await jobIn(api, 'cancelled', p), // fresh, retention 1d
+    };
+    const running = await jobIn(api, 'running', p);
+    const pending = await jobIn(api, 'pending', p);
+    await ageJobs(t.sql, [young.completed], 6);
+    await ageJobs(t.sql, [young.failed], 29);
+    // Pending and running jobs ten years old are still never purged.
+    await ageJobs(t.sql, [pending, running], 3650);
+    await t.sql.query(`UPDATE jobs SET lease_expires_at = now() + interval '1 hour' WHERE id = $1::uuid`, [running]);
+    // Aged last: the pass that deletes an old job of a status has seen the young job
+    // of that status at its final age.
+    await ageJobs(t.sql, [old.completed, old.cancelled], 8);
+    await ageJobs(t.sql, [old.failed], 31);
+
+    const gone = Object.values(old);
+    await waitUntil(async () => (await rowsIn(t, gone)).jobs.length === 0, { what: 'expired jobs purged' });
+    expect(await rowsIn(t, gone)).to.deep.equal({ jobs: [], boss: [], attempts: [] });
+    for (const id of gone) await api.get(id, 404);
+
+    const kept = [...Object.values(young), pending, running];
+    const rows = await rowsIn(t, kept);
+    expect(rows.jobs).to.deep.equal([...kept].sort());
+    expect(rows.boss).to.deep.equal([...kept].sort());
+    for (const id of kept) await api.get(id);
+    expect((await api.get(pending)).status).to.equal('pending');
+    expect((await api.get(running)).status).to.equal('running');
+    await expectConsistent(t.sql);
+  });
+
+  it('counts purged rows per queue and in totals in /api/v1/stats, and lowers the status counts', async () => {
+    const p = 'purge-stats';
+    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'completed', p), await jobIn(api, 'failed', p)];
+    const before = await api.stats();
+    const queue = (s: any) => s.queues.find((q: { model_profile: string }) => q.model_profile === p);
+    expect(queue(before)).to.include({ completed: 2, failed: 1, purged: 0 });
+    await ageJobs(t.sql, ids, 40);
+    await waitUntil(async () => (await rowsIn(t, ids)).jobs.length === 0, { what: 'purged' });
+    const after = await api.stats();
+    expect(queue(after)).to.include({ completed: 0, failed: 0, purged: 3 });
+    expect(after.totals.purged - before.totals.purged).to.equal(3);
+  });
+
+  it('reports purged rows per queue in /metrics as the counter ai_service_jobs_purged_total', async () => {
+    const p = 'purge-metric';
+    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'cancelled', p)];
+    const labels = { task_type: 'call_analysis', model_profile: p };
+    const scrape = async () => {
+      const res = await t.api.get('/metrics');
+      expect(res.status).to.equal(200);
+      const families = parseExposition(res.text);
+      const family = families.get(PURGED_METRIC);
+      expect(family?.type).to.equal('counter');
+      expect(family?.samples.some((x) => x.labels.model_profile === p), 'series present').to.equal(true);
+      return value(families, PURGED_METRIC, labels);
+    };
+    expect(await scrape()).to.equal(0);
+    await ageJobs(t.sql, ids, 10);
+    await waitUntil(async () => (await rowsIn(t, ids)).jobs.length === 0, { what: 'purged' });
+    // The scrape reads the stats through a 1 s cache: poll until it has moved on.
+    await waitUntil(async () => (await scrape()) === 2, { what: 'counter at 2' });
+  });
+});
+
+describe('retention purge with 0 (keep forever)', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({ PURGE_INTERVAL: '100ms', RETENTION_COMPLETED: '1d', RETENTION_FAILED: '0', RETENTION_CANCELLED: '0' });
+    api = client(t.api);
+  });
+  after(() => t.close());
+
+  it('never purges a status whose retention is 0, however old', async () => {
+    const p = 'purge-forever';
+    const completed = await jobIn(api, 'completed', p);
+    const failed = await jobIn(api, 'failed', p);
+    const cancelled = await jobIn(api, 'cancelled', p);
+    await ageJobs(t.sql, [completed, failed, cancelled], 36_500);
+    // The completed job (retention 1d) going proves a purge pass ran over these rows.
+    await waitUntil(async () => (await rowsIn(t, [completed])).jobs.length === 0, { what: 'completed job purged' });
+    expect((await api.stats()).totals.purged).to.equal(1);
+    const rows = await rowsIn(t, [failed, cancelled]);
+    expect(rows.jobs).to.deep.equal([failed, cancelled].sort());
+    expect(rows.boss).to.deep.equal([failed, cancelled].sort());
+    expect((await api.get(failed)).status).to.equal('failed');
+    expect((await api.get(cancelled)).status).to.equal('cancelled');
+  });
+});
+
+describe('retention purge of jobs with completion callbacks', () => {
+  let t: TestService;
+  let api: Api;
+  before(async () => {
+    t = await setup({
+      PURGE_INTERVAL: '100ms',
+      RETENTION_COMPLETED: '1d',
+      WEBHOOK_SECRET: 'test-secret-0123456789',
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      WEBHOOK_POLL_INTERVAL: '20ms',
+    });
+    api = client(t.api);
+  });
+  after(() => t.close());
+
+  it('deletes the delivery record and its pg-boss outbox job with the job', async () => {
+    const receiver = await startReceiver();
+    try {
+      const job = await api.create(jobBody({ model_profile: 'purge-hooks', callback_url: receiver.url }));
+      const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['purge-hooks'] });
+      await api.complete(job.id, { lease_token: jobs[0].lease_token, result: { content: 'done' } });
+      await receiver.waitFor(1);
+      const outbox = `SELECT p.id FROM webhook_deliveries d JOIN pgboss.job p ON p.name = 'webhooks' AND p.id = d.id
+                      WHERE d.job_id = $1::uuid`;
+      expect((await t.sql.query(outbox, [job.id])).rowCount).to.equal(1);
+      const { rows } = await t.sql.query(`SELECT d.id FROM webhook_deliveries d WHERE d.job_id = $1::uuid`, [job.id]);
+      await ageJobs(t.sql, [job.id], 2);
+      await waitUntil(async () => (await rowsIn(t, [job.id])).jobs.length === 0, { what: 'job purged' });
+      expect((await t.sql.query(`SELECT 1 FROM pgboss.job WHERE id = $1::uuid`, [rows[0].id])).rowCount).to.equal(0);
+      expect((await t.sql.query(`SELECT 1 FROM webhook_deliveries WHERE job_id = $1::uuid`, [job.id])).rowCount).to.equal(0);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
