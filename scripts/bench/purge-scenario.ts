@@ -31,8 +31,10 @@ const PURGE_RETENTION_MS = 30 * 60_000;
 const EXPIRED_AGE_SECONDS = 3600;
 
 export interface PurgeBenchContext {
-  /** Base URL of a running service (auth disabled). */
+  /** Base URL of a running service. */
   serviceUrl: string;
+  /** Sent with every request (npm run bench: a token that may create and claim); none when auth is off. */
+  headers?: Record<string, string>;
   /** SQL on the service's database. */
   sql: pg.Pool;
   quick: boolean;
@@ -56,16 +58,17 @@ interface Phase {
   elapsedMs: number;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
+// Set from the context at the start of a run (one run at a time).
+let headers: Record<string, string> = { 'content-type': 'application/json' };
 
 async function create(http: Pool): Promise<void> {
-  const res = await http.request({ method: 'POST', path: '/api/v1/jobs', body: CREATE_BODY, headers: JSON_HEADERS });
+  const res = await http.request({ method: 'POST', path: '/api/v1/jobs', body: CREATE_BODY, headers });
   const text = await res.body.text();
   if (res.statusCode !== 201) throw new Error(`POST /api/v1/jobs: ${res.statusCode} ${text.slice(0, 300)}`);
 }
 
 async function call(http: Pool, path: string, body: object): Promise<any> {
-  const res = await http.request({ method: 'POST', path, body: JSON.stringify(body), headers: JSON_HEADERS });
+  const res = await http.request({ method: 'POST', path, body: JSON.stringify(body), headers });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
   return JSON.parse(text);
@@ -123,6 +126,7 @@ async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: 
 
 export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
   const size = ctx.quick ? SIZES.quick : SIZES.full;
+  headers = { 'content-type': 'application/json', ...ctx.headers };
   const http = new Pool(ctx.serviceUrl, { connections: WORKERS, pipelining: 1, keepAliveTimeout: 60_000 });
   try {
     await seed(ctx, size, http);

@@ -41,7 +41,7 @@ export function machineInfo(): Pick<RunInfo, 'cores' | 'cpu' | 'memoryGiB' | 'no
 
 const fmt = (n: number | null, unit: string) => {
   if (n === null || Number.isNaN(n)) return '-';
-  if (unit === 'jobs/s') return Math.round(n).toLocaleString('en-US');
+  if (unit.endsWith('/s')) return Math.round(n).toLocaleString('en-US');
   return n < 10 ? n.toFixed(2) : n.toFixed(1);
 };
 
@@ -83,7 +83,8 @@ export function printTable(info: RunInfo, metrics: Metric[]): void {
   console.log(line(rows[0]));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows.slice(1)) console.log(line(r));
-  for (const m of metrics) if (m.note) console.log(`  [${m.scenario}] ${m.note}`);
+  const notes = new Set(metrics.filter((m) => m.note).map((m) => `  [${m.scenario}] ${m.note}`));
+  for (const n of notes) console.log(n);
   printCpu(info, metrics);
 }
 
