@@ -78,13 +78,20 @@ export class HttpDriver implements Driver {
     }));
   }
 
-  /** One request per job, issued together: the pool's connections bound the concurrency. */
+  /**
+   * A claim of one is completed with the single-job endpoint; a batch claim with
+   * POST /api/v1/jobs/complete (one request, one statement), as a worker does.
+   */
   async complete(jobs: ClaimedJob[]): Promise<void> {
-    await Promise.all(
-      jobs.map((j) =>
-        this.call('worker', 'POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200),
-      ),
-    );
+    if (jobs.length === 1) {
+      const [j] = jobs;
+      await this.call('worker', 'POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200);
+      return;
+    }
+    const body = JSON.stringify({ completions: jobs.map((j) => ({ id: j.id, lease_token: j.token, result: { ok: true } })) });
+    const res = await this.call('worker', 'POST', '/api/v1/jobs/complete', body, 200);
+    const lost = res.results.filter((r: { outcome: string }) => r.outcome !== 'completed');
+    if (lost.length) throw new Error(`batch complete: ${lost.length} of ${jobs.length} not completed`);
   }
 
   async stats(): Promise<void> {

@@ -110,7 +110,7 @@ export async function claimAndComplete(ctx: Context): Promise<Metric[]> {
     for (const side of ['service', 'baseline'] as const) {
       if (r[side].units !== n) ctx.log(`  ${side} completed ${r[side].units} of ${n} jobs within the time limit`);
     }
-    const note = 'service: 1 claim + 50 completes over HTTP; baseline: 1 fetch + 1 complete of 50 ids';
+    const note = 'service: 1 claim + 1 batch complete of 50 over HTTP; baseline: 1 fetch + 1 complete of 50 ids';
     return [throughput(3, `claim (50) + complete, ${n} pending`, r, { target: { min: 8000 }, note })];
   } finally {
     await http.close();

@@ -31,6 +31,7 @@ export const RULES: readonly Rule[] = [
   // A worker's lease token is what ties it to one job; the role only says it is a worker.
   rule('heartbeatJob', 'POST', '/api/v1/jobs/{id}/heartbeat', ['worker']),
   rule('completeJob', 'POST', '/api/v1/jobs/{id}/complete', ['worker']),
+  rule('completeJobs', 'POST', '/api/v1/jobs/complete', ['worker']),
   rule('failJob', 'POST', '/api/v1/jobs/{id}/fail', ['worker']),
   rule('getStats', 'GET', '/api/v1/stats', []),
   rule('getProviderStatus', 'GET', '/api/v1/providers/status', []),

@@ -139,6 +139,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete many jobs
+         * @description Completes up to 100 jobs in one request and one database statement, for a worker that
+         *     claimed a batch. Each item is judged as `POST /api/v1/jobs/{id}/complete` would judge it,
+         *     and gets its own outcome in request order: `completed` (also for a repeat by the same
+         *     lease), `lease_lost` (the token is not current or the lease expired; nothing changed), or
+         *     `not_found`. A job may appear once per request. Each `result` has the same size limit as
+         *     a single complete.
+         */
+        post: operations["completeJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{id}": {
         parameters: {
             query?: never;
@@ -484,6 +509,15 @@ export interface components {
             /** Format: uuid */
             lease_token: string;
             result: Record<string, unknown>;
+        };
+        CompleteBatchRequest: {
+            completions: {
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                lease_token: string;
+                result: Record<string, unknown>;
+            }[];
         };
         FailRequest: {
             /** Format: uuid */
@@ -1060,6 +1094,66 @@ export interface operations {
                      */
                     "application/json": {
                         jobs: components["schemas"]["ClaimedJob"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    completeJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "completions": [
+                 *         {
+                 *           "id": "01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f",
+                 *           "lease_token": "0b9c1f0e-3f7a-4c1e-9d47-2f9a1c3e5b77",
+                 *           "result": {
+                 *             "content": "refund request"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["CompleteBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description One outcome per item, in request order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "results": [
+                     *         {
+                     *           "id": "01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f",
+                     *           "outcome": "completed"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        results: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            outcome: "completed" | "lease_lost" | "not_found";
+                        }[];
                     };
                 };
             };

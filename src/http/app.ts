@@ -55,7 +55,8 @@ export function createApp(parts: AppParts): Express {
 
   if (parts.authenticate) app.use(parts.authenticate);
   const json = (limit: number) => jsonBody(limit, config.jsonMaxDepth + BODY_WRAPPER_DEPTH);
-  app.use('/api/v1/jobs/batch', json(config.batchBodyLimitBytes));
+  // Routes that carry many jobs (inputs or results) in one body get the batch limit.
+  app.use(['/api/v1/jobs/batch', '/api/v1/jobs/complete'], json(config.batchBodyLimitBytes));
   app.use(json(config.bodyLimitBytes));
   for (const mw of parts.before ?? []) app.use(mw);
 

@@ -56,6 +56,10 @@ export function jobRoutes(service: JobService): Router {
     res.json(await service.heartbeat(req.params.id, req.body.lease_token, req.body.lease_seconds));
   });
 
+  r.post('/api/v1/jobs/complete', async (req, res) => {
+    res.json({ results: await service.completeMany(req.body.completions) });
+  });
+
   r.post('/api/v1/jobs/:id/complete', async (req, res) => {
     res.json(await service.complete(req.params.id, req.body.lease_token, req.body.result));
   });

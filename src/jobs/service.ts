@@ -9,7 +9,7 @@ import type { Waiters } from '../queue/waiters.ts';
 import { cancelJob, retryJob } from '../storage/jobs-admin.ts';
 import { type ClaimedRow, type ClaimParams, claimJobs } from '../storage/jobs-claim.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from '../storage/jobs-read.ts';
-import { type Backoff, completeJob, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
+import { type Backoff, type Completion, completeJobs, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
 import type { JobRow } from '../storage/job-row.ts';
 import { type CreateResult, createJobs, toNewJob } from './create.ts';
 import { type JobEvents, noEvents } from './events.ts';
@@ -173,12 +173,38 @@ export class JobService {
 
   async complete(id: string, token: string, result: Record<string, unknown>): Promise<JobRow> {
     checkPayload(result, '/body/result', this.d.resultLimits);
-    const row = await completeJob(this.d.pool, id, token, result);
+    const [row] = await completeJobs(this.d.pool, [{ id, lease_token: token, result }]);
     if (row) {
       this.events.completed(row);
       return row;
     }
     return this.replayOrLeaseLost(id, token, 'completed');
+  }
+
+  /**
+   * Completes many jobs in one statement (a worker that claimed a batch). Each item
+   * gets its own outcome, as the single complete would answer it: `completed` (also
+   * for a replay by the same lease), `lease_lost`, or `not_found`.
+   */
+  async completeMany(items: Completion[]): Promise<{ id: string; outcome: 'completed' | 'lease_lost' | 'not_found' }[]> {
+    const seen = new Set<string>();
+    items.forEach((it, i) => {
+      checkPayload(it.result, `/body/completions/${i}/result`, this.d.resultLimits);
+      if (seen.has(it.id))
+        throw badRequest('a job may appear once per request', [{ path: `/body/completions/${i}/id`, message: 'duplicate id' }]);
+      seen.add(it.id);
+    });
+    const rows = await completeJobs(this.d.pool, items);
+    for (const row of rows) this.events.completed(row);
+    const done = new Set(rows.map((r) => r.id));
+    return Promise.all(
+      items.map(async (it) => {
+        if (done.has(it.id)) return { id: it.id, outcome: 'completed' as const };
+        const { exists, outcome } = await leaseOutcome(this.d.pool, it.id, it.lease_token);
+        if (!exists) return { id: it.id, outcome: 'not_found' as const };
+        return { id: it.id, outcome: outcome === 'completed' ? ('completed' as const) : ('lease_lost' as const) };
+      }),
+    );
   }
 
   async fail(id: string, req: FailRequest): Promise<JobRow> {

@@ -52,12 +52,21 @@ export async function heartbeat(
   return { id: rows[0].id, lease_expires_at: rows[0].lease_expires_at };
 }
 
+// Completes one or many jobs in one statement: each item must hold its job's lease
+// (the same test as HOLDS_LEASE, per input row). Items that do not are left out of
+// the result; the caller tells a replay from a lost lease with leaseOutcome().
 const COMPLETE = `
-WITH j AS (
-  UPDATE jobs SET status = 'completed', result = $3::jsonb, error = NULL, finished_at = now(), updated_at = now(),
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json) AS x (id uuid, lease_token uuid, result jsonb)
+),
+j AS (
+  UPDATE jobs SET status = 'completed', result = input.result, error = NULL, finished_at = now(), updated_at = now(),
     lease_expires_at = NULL
-  WHERE ${HOLDS_LEASE}
-  RETURNING *
+  FROM input
+  WHERE jobs.id = input.id AND (jobs.status = 'running') IS TRUE AND jobs.lease_token = input.lease_token
+    AND jobs.lease_expires_at > now()
+    AND EXISTS (SELECT 1 FROM ${PGBOSS_SCHEMA}.job p WHERE ${FENCE.replaceAll('j.', 'jobs.')})
+  RETURNING jobs.*
 ),
 a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE ${THIS_ATTEMPT}
@@ -65,12 +74,19 @@ a AS (
 b AS (
   UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'completed', completed_on = now() FROM j WHERE ${FENCE} RETURNING p.id
 )
-SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+SELECT ${JOB_COLUMNS} FROM j
+WHERE ai_assert((SELECT count(*) FROM b) = (SELECT count(*) FROM j), 'pg-boss job not active')`;
 
-export async function completeJob(db: Queryable, id: string, token: string, result: unknown): Promise<JobRow | undefined> {
-  const { rows } = await db.query({ name: 'complete', text: COMPLETE, values: [id, token, JSON.stringify(result)] });
-  if (rows[0]) delete rows[0].ok;
-  return rows[0];
+export interface Completion {
+  id: string;
+  lease_token: string;
+  result: Record<string, unknown>;
+}
+
+/** Completes the items that hold their lease; returns those jobs (in no particular order). */
+export async function completeJobs(db: Queryable, items: Completion[]): Promise<JobRow[]> {
+  const { rows } = await db.query({ name: 'complete-jobs', text: COMPLETE, values: [JSON.stringify(items)] });
+  return rows;
 }
 
 export interface Backoff {

@@ -65,6 +65,12 @@ const CASES: Case[] = [
     expect: WORKER_LEASE,
   },
   {
+    op: 'completeJobs',
+    fixture: 'running',
+    send: (a, c) => a.post('/api/v1/jobs/complete').send({ completions: [{ id: c.jobId, lease_token: c.leaseToken, result: { ok: true } }] }),
+    expect: WORKER_LEASE,
+  },
+  {
     op: 'failJob',
     fixture: 'running',
     send: (a, c) =>

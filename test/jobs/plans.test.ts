@@ -8,7 +8,7 @@ import { cancelJob, retryJob } from '../../src/storage/jobs-admin.ts';
 import { claimJobs } from '../../src/storage/jobs-claim.ts';
 import { findByIdempotencyKeys } from '../../src/storage/jobs-create.ts';
 import { getJob, listJobs } from '../../src/storage/jobs-read.ts';
-import { completeJob, failJob, heartbeat } from '../../src/storage/jobs-settle.ts';
+import { completeJobs, failJob, heartbeat } from '../../src/storage/jobs-settle.ts';
 import { reapExpiredLeases } from '../../src/storage/leases.ts';
 import { jobBody, useService } from '../support/service.ts';
 import { expectConsistent } from './helpers.ts';
@@ -131,7 +131,7 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
   it('heartbeat, complete and fail find the job through an index', async () => {
     for (const call of [
       (db: Queryable) => heartbeat(db, running.id, running.lease_token, 60),
-      (db: Queryable) => completeJob(db, running.id, running.lease_token, { ok: true }),
+      (db: Queryable) => completeJobs(db, [{ id: running.id, lease_token: running.lease_token, result: { ok: true } }]),
       (db: Queryable) =>
         failJob(db, running.id, running.lease_token, { error: { category: 'x', message: 'y' }, retryable: true }, { baseMs: 1, maxMs: 2 }),
     ]) {
