@@ -17,4 +17,6 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "src/main.ts"]
+# The same Node flags as `npm start` (package.json): a 16 MiB young generation keeps
+# RSS near 175 MiB after heavy batches at no measured throughput cost (npm run bench).
+CMD ["node", "--max-semi-space-size=16", "src/main.ts"]

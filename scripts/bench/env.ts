@@ -113,8 +113,15 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node src/main.ts` and resolves once GET /readyz answers 200. */
-export async function startServiceProcess(databaseUrl: string, nodeArgs: string[] = []): Promise<ServiceProcess> {
+/** The Node flags `npm start` runs the service with (package.json is the one place they are set). */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+  return (pkg.scripts.start as string).split(/\s+/).filter((t) => t.startsWith('--'));
+}
+
+/** Starts the service as `npm start` does and resolves once GET /readyz answers 200. */
+export async function startServiceProcess(databaseUrl: string, extraNodeArgs: string[] = []): Promise<ServiceProcess> {
+  const nodeArgs = [...startFlags(), ...extraNodeArgs];
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // A minimal environment, so nothing from the caller's shell changes the service's
