@@ -83,6 +83,7 @@ export class HttpDriver implements Driver {
    * POST /api/v1/jobs/complete (one request, one statement), as a worker does.
    */
   async complete(jobs: ClaimedJob[]): Promise<void> {
+    if (jobs.length === 0) return;
     if (jobs.length === 1) {
       const [j] = jobs;
       await this.call('worker', 'POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200);
