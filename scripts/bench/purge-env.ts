@@ -14,7 +14,8 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
 import { migrateBoss } from '../../src/queue/boss.ts';
-import type { Metric, PurgeBenchContext } from './purge-scenario.ts';
+import type { PurgeBenchContext } from './purge-scenario.ts';
+import type { Metric } from './scenario.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const READY_TIMEOUT_MS = 60_000;

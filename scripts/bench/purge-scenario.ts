@@ -17,6 +17,7 @@ import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/jobs/purge.ts';
 import { seedJobs } from './purge-seed.ts';
+import type { Metric } from './scenario.ts';
 
 export const SCENARIO = 9;
 const TASK_TYPE = 'call_analysis';
@@ -39,17 +40,6 @@ export interface PurgeBenchContext {
   sql: pg.Pool;
   quick: boolean;
   log(message: string): void;
-}
-
-/** The harness's Metric shape (scripts/bench/scenario.ts). */
-export interface Metric {
-  scenario: number;
-  name: string;
-  unit: string;
-  value: number;
-  baseline: number | null;
-  target?: { min?: number; max?: number; minRatio?: number };
-  note?: string;
 }
 
 interface Phase {
