@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { uuidv7 } from '../../src/lib/ids.ts';
-import { BACKSTOP_EXPIRE_SECONDS } from '../../src/queue/boss.ts';
+import { withTransaction } from '../../src/db/pool.ts';
+import { BACKSTOP_EXPIRE_SECONDS, bossDb } from '../../src/queue/boss.ts';
 import type { ClaimedJob, Driver, QueueRef } from './driver.ts';
 import { INPUT, OWNER_SERVICE, queueName } from './driver.ts';
 import { sleep } from './load.ts';
@@ -92,19 +93,9 @@ export class BaselineDriver implements Driver {
     return name;
   }
 
-  private async tx<T>(fn: (db: { executeSql: (t: string, v?: unknown[]) => Promise<any> }, c: pg.PoolClient) => Promise<T>) {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn({ executeSql: (t, v) => c.query(t, v as unknown[]) }, c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+  /** One transaction on our pool, with pg-boss joining it through its `db` option. */
+  private tx<T>(fn: (db: ReturnType<typeof bossDb>, c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, (c) => fn(bossDb(c), c));
   }
 
   private newJobs(q: QueueRef, n: number) {

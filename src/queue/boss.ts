@@ -48,6 +48,11 @@ export async function migrateBoss(connectionString: string, logger: Logger): Pro
   await boss.stop({ graceful: false, wait: true } as any);
 }
 
+/** pg-boss's `db` option for one of our clients, so a pg-boss call joins our transaction. */
+export function bossDb(client: Queryable): { executeSql: (text: string, values?: unknown[]) => Promise<any> } {
+  return { executeSql: (text, values) => client.query(text, values as any[]) };
+}
+
 export async function bossInstalled(db: Queryable): Promise<boolean> {
   const { rows } = await db.query(`SELECT to_regclass('${PGBOSS_SCHEMA}.version') IS NOT NULL AS ok`);
   return rows[0].ok;

@@ -10,6 +10,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { type Pool, withTransaction } from '../db/pool.ts';
+import { bossDb } from '../queue/boss.ts';
 import { delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from '../storage/webhooks.ts';
 import { type AttemptResult, postWebhook } from './http-post.ts';
 import { signatureHeader } from './signature.ts';
@@ -114,7 +115,7 @@ export class WebhookDeliverer {
         this.c.timeoutMs,
       );
       const outcome = await withTransaction(this.pool, async (client) => {
-        const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values as any[]) };
+        const db = bossDb(client);
         if (result.ok) {
           await this.boss.complete(WEBHOOK_QUEUE, fence as any, null, { db } as any);
           await recordAttempt(client, d.id, { status: 'delivered', attempts: attempt, ...detail(result) });
