@@ -60,7 +60,9 @@ function table(counts: QueueCount[]): string {
   const width = Math.max(5, ...rows.map((r) => r.queue.length));
   const line = (q: string, s: string, n: string) => `${q.padEnd(width)}  ${s.padEnd(9)}  ${n.padStart(10)}`;
   const total = rows.reduce((a, r) => a + r.n, 0);
-  return [line('queue', 'status', 'rows'), ...rows.map((r) => line(r.queue, r.status, String(r.n))), line('total', '', String(total))].join('\n');
+  return [line('queue', 'status', 'rows'), ...rows.map((r) => line(r.queue, r.status, String(r.n))), line('total', '', String(total))].join(
+    '\n',
+  );
 }
 
 function describePolicy(policy: Record<string, number>): string {
@@ -103,7 +105,9 @@ try {
     const r = await purger.run({ batchRows: opts.batchRows, maxRunMs: opts.maxRunMs, shouldContinue: () => !interrupted });
     const rate = r.durationMs > 0 ? Math.round((r.total / r.durationMs) * 1000) : 0;
     process.stdout.write(`deleted\n${table(r.counts)}\n`);
-    process.stdout.write(`${r.batches} batches in ${(r.durationMs / 1000).toFixed(1)} s (${rate} rows/s)${r.done ? '' : '; stopped early, expired rows remain'}\n`);
+    process.stdout.write(
+      `${r.batches} batches in ${(r.durationMs / 1000).toFixed(1)} s (${rate} rows/s)${r.done ? '' : '; stopped early, expired rows remain'}\n`,
+    );
     if (r.drift) process.stdout.write(`warning: ${r.drift} jobs rows had no pg-boss row (run npm run check:consistency)\n`);
   }
 } finally {

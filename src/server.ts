@@ -62,12 +62,7 @@ async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: s
   return { url: embedded.url, embedded };
 }
 
-export async function startService(
-  config: Config,
-  logger: Logger,
-  options: ServiceOptions = {},
-  listen = true,
-): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}, listen = true): Promise<RunningService> {
   // First, so a production start without tokens is refused before anything else starts.
   const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);

@@ -94,9 +94,7 @@ export async function startDatabases(givenUrl: string | undefined): Promise<Data
     const baselineUrl = withDatabase(serverUrl, 'bench_baseline');
     await migrateAll(serviceUrl);
     await migrateAll(baselineUrl);
-    const postmasterPid = dataDir
-      ? Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0])
-      : undefined;
+    const postmasterPid = dataDir ? Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]) : undefined;
     return { serviceUrl, baselineUrl, postgresVersion, postmasterPid, stop };
   } catch (err) {
     await stop();

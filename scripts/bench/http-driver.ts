@@ -86,7 +86,13 @@ export class HttpDriver implements Driver {
     if (jobs.length === 0) return;
     if (jobs.length === 1) {
       const [j] = jobs;
-      await this.call('worker', 'POST', `/api/v1/jobs/${j.id}/complete`, JSON.stringify({ lease_token: j.token, result: { ok: true } }), 200);
+      await this.call(
+        'worker',
+        'POST',
+        `/api/v1/jobs/${j.id}/complete`,
+        JSON.stringify({ lease_token: j.token, result: { ok: true } }),
+        200,
+      );
       return;
     }
     const body = JSON.stringify({ completions: jobs.map((j) => ({ id: j.id, lease_token: j.token, result: { ok: true } })) });

@@ -24,10 +24,7 @@ export interface LoopOptions {
  * Runs `op(worker)` in `concurrency` loops for `durationMs`. `op` returns the
  * units of work it did; returning `null` means "nothing left": that loop stops.
  */
-export async function runLoops(
-  opts: LoopOptions,
-  op: (worker: number) => Promise<number | null>,
-): Promise<LoopResult> {
+export async function runLoops(opts: LoopOptions, op: (worker: number) => Promise<number | null>): Promise<LoopResult> {
   const latency = createHistogram();
   let units = 0;
   let ops = 0;

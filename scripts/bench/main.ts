@@ -103,7 +103,10 @@ async function main(): Promise<void> {
   cleanups.push(() => service.stop());
   const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4 });
   const baselineSql = new pg.Pool({ connectionString: dbs.baselineUrl, max: 4 });
-  cleanups.push(() => serviceSql.end(), () => baselineSql.end());
+  cleanups.push(
+    () => serviceSql.end(),
+    () => baselineSql.end(),
+  );
   const baseline = await BaselineDriver.start(dbs.baselineUrl, BASELINE_POOL_SIZE);
   cleanups.push(() => baseline.close());
 

@@ -57,7 +57,9 @@ const print = (title: string, m: Map<string, number>) => {
     console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
   }
 };
-console.log(`${profile.samples.length} samples, ${((100 * idle) / profile.samples.length).toFixed(1)}% idle; shares below are of busy samples`);
+console.log(
+  `${profile.samples.length} samples, ${((100 * idle) / profile.samples.length).toFixed(1)}% idle; shares below are of busy samples`,
+);
 print('self time by package / file', byOwner);
 print('inclusive time by package / file (on the stack)', inclusive);
 print('self time by function', byFunction);

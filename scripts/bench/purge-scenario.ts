@@ -64,7 +64,13 @@ async function call(http: Pool, path: string, body: object): Promise<any> {
   return JSON.parse(text);
 }
 
-const CREATE_BODY = JSON.stringify({ owner_service: 'bench', owner_ref: 'purge-bench', task_type: TASK_TYPE, model_profile: PROFILE, input: { prompt: 'Summarise the call.' } });
+const CREATE_BODY = JSON.stringify({
+  owner_service: 'bench',
+  owner_ref: 'purge-bench',
+  task_type: TASK_TYPE,
+  model_profile: PROFILE,
+  input: { prompt: 'Summarise the call.' },
+});
 
 /**
  * 8 workers claim one job at a time and complete it, until `stop()`; claims are
@@ -156,9 +162,13 @@ function report(before: Phase, during: Phase, after: Phase, rows: number, purgeM
     m('claim p50 during purge', 'ms', pMs(during.claims, 50), pMs(before.claims, 50), { note }),
     m('claim p99 during purge', 'ms', pMs(during.claims, 99), pMs(before.claims, 99), { note }),
     m('claim p99 during / before purge', 'x', pMs(during.claims, 99) / pMs(before.claims, 99), null, { target: { max: 2 } }),
-    m('claim p99 after purge', 'ms', pMs(after.claims, 99), pMs(before.claims, 99), { note: 'autovacuum of the purged tables may run here' }),
+    m('claim p99 after purge', 'ms', pMs(after.claims, 99), pMs(before.claims, 99), {
+      note: 'autovacuum of the purged tables may run here',
+    }),
     m('claim+complete during purge', 'jobs/s', perSecond(during.jobs, during.elapsedMs), perSecond(before.jobs, before.elapsedMs)),
-    m('purge rate', 'rows/s', perSecond(rows, purgeMs), null, { note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s` }),
+    m('purge rate', 'rows/s', perSecond(rows, purgeMs), null, {
+      note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s`,
+    }),
   ];
 }
 

@@ -71,10 +71,15 @@ async function throughApi(url: string, n: number): Promise<void> {
       await expect(await api.post('/api/v1/jobs/batch').send({ defaults: { owner_service: 'bench', ...Q, input: INPUT }, jobs }), 201);
     }
     for (;;) {
-      const { jobs } = await expect(await api.post('/api/v1/jobs/claim').send({ worker_id: 'w', model_profiles: [Q.model_profile], limit: CLAIM_LIMIT }), 200);
+      const { jobs } = await expect(
+        await api.post('/api/v1/jobs/claim').send({ worker_id: 'w', model_profiles: [Q.model_profile], limit: CLAIM_LIMIT }),
+        200,
+      );
       if (!jobs.length) break;
       await Promise.all(
-        jobs.map(async (j: any) => expect(await api.post(`/api/v1/jobs/${j.id}/complete`).send({ lease_token: j.lease_token, result: RESULT }), 200)),
+        jobs.map(async (j: any) =>
+          expect(await api.post(`/api/v1/jobs/${j.id}/complete`).send({ lease_token: j.lease_token, result: RESULT }), 200),
+        ),
       );
     }
   } finally {

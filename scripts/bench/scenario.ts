@@ -100,11 +100,7 @@ const ORDER = ['service', 'baseline', 'baseline', 'service'] as const;
  * Runs `fn` for each side in the order service, baseline, baseline, service and
  * merges the two halves of each side.
  */
-export async function abba<T>(
-  ctx: Context,
-  sides: Side<T>,
-  fn: (x: T) => Promise<LoopResult>,
-): Promise<Side<LoopResult>> {
+export async function abba<T>(ctx: Context, sides: Side<T>, fn: (x: T) => Promise<LoopResult>): Promise<Side<LoopResult>> {
   const halves: Side<LoopResult[]> = { service: [], baseline: [] };
   for (const side of ORDER) halves[side].push(await measured(ctx, () => fn(sides[side])));
   return { service: merge(halves.service), baseline: merge(halves.baseline) };
@@ -144,10 +140,7 @@ export function cpuPerUnit(r: Side<LoopResult>): Side<CpuSnapshot> | undefined {
 }
 
 /** Same schedule for sampled latencies. */
-export async function abbaSamples<T>(
-  sides: Side<T>,
-  fn: (x: T) => Promise<RecordableHistogram>,
-): Promise<Side<RecordableHistogram>> {
+export async function abbaSamples<T>(sides: Side<T>, fn: (x: T) => Promise<RecordableHistogram>): Promise<Side<RecordableHistogram>> {
   const halves: Side<RecordableHistogram[]> = { service: [], baseline: [] };
   for (const side of ORDER) halves[side].push(await fn(sides[side]));
   halves.service[0].add(halves.service[1]);

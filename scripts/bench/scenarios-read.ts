@@ -81,10 +81,7 @@ export async function statsLatency(ctx: Context): Promise<Metric[]> {
         return performance.now() - t0;
       });
     // The baseline reads the same database: its pgboss.job mirrors every job.
-    const h = await abbaSamples(
-      { service: () => http.stats(), baseline: () => ctx.serviceSql.query(LIVE_COUNTS) },
-      timed,
-    );
+    const h = await abbaSamples({ service: () => http.stats(), baseline: () => ctx.serviceSql.query(LIVE_COUNTS) }, timed);
     const note = `${total} jobs; baseline: exact count(*) over pgboss.job per queue, in-process`;
     return [
       { scenario: 6, name: 'GET /stats p50', unit: 'ms', value: pMs(h.service, 50), baseline: pMs(h.baseline, 50), note },

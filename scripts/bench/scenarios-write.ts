@@ -3,7 +3,17 @@
 import type { Driver, QueueRef } from './driver.ts';
 import { type LoopResult, perSecond, pMs, runLoops } from './load.ts';
 import { ALL_PENDING, seedJobs, vacuumAnalyze } from './seed.ts';
-import { abba, BATCH_CONCURRENCY, cpuPerUnit, measured, BATCH_SIZE, CONCURRENCY, type Context, type Metric, type Side } from './scenario.ts';
+import {
+  abba,
+  BATCH_CONCURRENCY,
+  cpuPerUnit,
+  measured,
+  BATCH_SIZE,
+  CONCURRENCY,
+  type Context,
+  type Metric,
+  type Side,
+} from './scenario.ts';
 
 /** The largest time a drain (scenario 3) may take per side before it is cut short. */
 const DRAIN_LIMIT_MS = { full: 30_000, quick: 5000 };

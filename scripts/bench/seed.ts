@@ -81,13 +81,7 @@ FROM ins`;
  * Inserts `total` jobs spread round-robin over `queues`, created `spacingMs` apart
  * and ending now. The queues must already exist (in pg-boss and job_queues).
  */
-export async function seedJobs(
-  db: pg.Pool,
-  queues: QueueRef[],
-  total: number,
-  mix: StatusMix,
-  spacingMs = 1,
-): Promise<void> {
+export async function seedJobs(db: pg.Pool, queues: QueueRef[], total: number, mix: StatusMix, spacingMs = 1): Promise<void> {
   const taskTypes = queues.map((q) => q.task_type);
   const profiles = queues.map((q) => q.model_profile);
   for (let first = 1; first <= total; first += CHUNK_ROWS) {
@@ -129,9 +123,7 @@ const SETTLE_POLL_MS = 250;
 export async function settle(db: pg.Pool): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < SETTLE_LIMIT_MS) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`,
-    );
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`);
     if (rows[0].n === 0) break;
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
   }

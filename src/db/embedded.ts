@@ -83,7 +83,10 @@ async function initialise(dir: string): Promise<void> {
     await pg.initialise();
   } catch (err) {
     const hint = isRoot() ? ` (running as root: the server runs as the "postgres" user, which needs to reach ${dir})` : '';
-    const detail = output.filter((l) => /error|fatal|denied|could not/i.test(l)).join(' ').trim();
+    const detail = output
+      .filter((l) => /error|fatal|denied|could not/i.test(l))
+      .join(' ')
+      .trim();
     throw new Error(`could not initialise embedded PostgreSQL in ${dir}${hint}: ${detail || (err as Error).message}`);
   }
 }

@@ -49,10 +49,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2::text)', [
-          m.version,
-          m.name,
-        ]);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2::text)', [m.version, m.name]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
@@ -70,9 +67,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
 /** Names of migrations not yet applied (empty when the schema is current). */
 export async function pendingMigrations(pool: Pool): Promise<string[]> {
   const migrations = await loadMigrations();
-  const { rows } = await pool.query<{ exists: boolean }>(
-    `SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`,
-  );
+  const { rows } = await pool.query<{ exists: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`);
   if (!rows[0].exists) return migrations.map((m) => m.name);
   const applied = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
   const done = new Set(applied.rows.map((r) => r.version));

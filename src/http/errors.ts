@@ -60,10 +60,9 @@ export function toHttpError(err: any): HttpError {
   // aborted upload) is the client's: its 4xx, not a 500.
   if (err?.expose === true && err.status >= 400 && err.status < 500)
     return new HttpError(err.status, 'malformed_body', 'request body could not be read');
-  if (DB_TIMEOUT_CODES.has(err?.code))
-    return new HttpError(503, 'database_timeout', 'the database did not answer in time');
+  if (DB_TIMEOUT_CODES.has(err?.code)) return new HttpError(503, 'database_timeout', 'the database did not answer in time');
   if (isDbUnavailable(err)) return new HttpError(503, 'database_unavailable', 'the database is unavailable');
-  if (err?.code === '22P05' || err?.code === '22P02' && /json/i.test(String(err?.message)))
+  if (err?.code === '22P05' || (err?.code === '22P02' && /json/i.test(String(err?.message))))
     return new HttpError(400, 'validation_failed', 'JSON contains a value PostgreSQL cannot store');
   return new HttpError(500, 'internal', 'internal error');
 }
@@ -74,7 +73,10 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (res.headersSent) return;
   if (problem.status === 503) res.setHeader('Retry-After', '1');
   for (const [k, v] of Object.entries(problem.headers ?? {})) res.setHeader(k, v);
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem(req.originalUrl)));
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problem.toProblem(req.originalUrl)));
 };
 
 export const notFoundHandler: RequestHandler = (_req, _res, next) => {

@@ -49,8 +49,7 @@ export function jsonBody(limitBytes: number, maxDepth: number): RequestHandler {
     strict: true,
     type: ['application/json', 'application/*+json'],
     verify(_req, _res, buf, encoding) {
-      if (encoding !== 'utf-8' && encoding !== 'utf8')
-        throw new HttpError(415, 'unsupported_media_type', 'JSON bodies must be UTF-8');
+      if (encoding !== 'utf-8' && encoding !== 'utf8') throw new HttpError(415, 'unsupported_media_type', 'JSON bodies must be UTF-8');
       if (nestedDeeperThan(buf, maxDepth))
         throw new HttpError(400, 'validation_failed', `request body is nested deeper than ${maxDepth} levels`);
     },

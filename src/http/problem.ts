@@ -27,12 +27,7 @@ export class HttpError extends Error {
   readonly errors?: FieldError[];
   readonly headers?: Record<string, string>;
 
-  constructor(
-    status: number,
-    code: string,
-    detail: string,
-    extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
-  ) {
+  constructor(status: number, code: string, detail: string, extra: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
     super(detail);
     this.status = status;
     this.code = code;
@@ -53,8 +48,7 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (detail: string, errors?: FieldError[]) =>
-  new HttpError(400, 'validation_failed', detail, { errors });
+export const badRequest = (detail: string, errors?: FieldError[]) => new HttpError(400, 'validation_failed', detail, { errors });
 export const notFound = (detail = 'job not found') => new HttpError(404, 'not_found', detail);
 export const conflict = (code: string, detail: string) => new HttpError(409, code, detail);
 export const tooLarge = (detail: string) => new HttpError(413, 'too_large', detail);

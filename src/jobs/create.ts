@@ -79,9 +79,7 @@ export async function createJobs(pool: Pool, jobs: NewJob[]): Promise<CreateResu
   const keyed = jobs.some((j) => j.idempotency_key !== null);
   for (let i = 1; ; i++) {
     try {
-      return keyed && jobs.length > 1
-        ? await withTransaction(pool, (c) => insertOrReplay(c, jobs))
-        : await insertOrReplay(pool, jobs);
+      return keyed && jobs.length > 1 ? await withTransaction(pool, (c) => insertOrReplay(c, jobs)) : await insertOrReplay(pool, jobs);
     } catch (err) {
       if (!(err instanceof PriorJobGone) || i >= REPLAY_TRIES) throw err;
     }

@@ -6,14 +6,7 @@
 // Runs on the leader replica (src/server.ts) and from `npm run purge`.
 import type { Config } from '../config.ts';
 import type { Queryable } from '../db/pool.ts';
-import {
-  CURSOR_START,
-  countExpired,
-  PURGEABLE_STATUSES,
-  type PurgeableStatus,
-  purgeBatch,
-  type QueueCount,
-} from '../storage/purge.ts';
+import { CURSOR_START, countExpired, PURGEABLE_STATUSES, type PurgeableStatus, purgeBatch, type QueueCount } from '../storage/purge.ts';
 
 /** Rows per batch: each batch is one short transaction holding only these row locks. */
 export const PURGE_BATCH_ROWS = 1000;
@@ -23,7 +16,9 @@ export const PURGE_RUN_MAX_MS = 20_000;
 /** Retention per terminal status in milliseconds; 0 keeps forever. */
 export type RetentionPolicy = Record<PurgeableStatus, number>;
 
-export function retentionPolicy(config: Pick<Config, 'retentionCompletedMs' | 'retentionFailedMs' | 'retentionCancelledMs'>): RetentionPolicy {
+export function retentionPolicy(
+  config: Pick<Config, 'retentionCompletedMs' | 'retentionFailedMs' | 'retentionCancelledMs'>,
+): RetentionPolicy {
   return { completed: config.retentionCompletedMs, failed: config.retentionFailedMs, cancelled: config.retentionCancelledMs };
 }
 

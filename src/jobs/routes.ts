@@ -12,12 +12,19 @@ export function jobRoutes(service: JobService): Router {
     const body = req.body as JobCreateBody;
     assertMayCreate(req, [body.owner_service]);
     const [{ job, created }] = await service.create([body]);
-    res.status(created ? 201 : 200).location(`/api/v1/jobs/${job.id}`).json(job);
+    res
+      .status(created ? 201 : 200)
+      .location(`/api/v1/jobs/${job.id}`)
+      .json(job);
   });
 
   r.post('/api/v1/jobs/batch', async (req, res) => {
     const bodies = mergeBatch(req.body.defaults, req.body.jobs);
-    assertMayCreate(req, bodies.map((b) => b.owner_service), (i) => `/body/jobs/${i}/owner_service`);
+    assertMayCreate(
+      req,
+      bodies.map((b) => b.owner_service),
+      (i) => `/body/jobs/${i}/owner_service`,
+    );
     const results = await service.create(bodies, true);
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });

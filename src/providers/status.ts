@@ -36,10 +36,7 @@ export interface ProviderStatusDoc {
   providers: ProviderStatus[];
 }
 
-type ProviderConfig = Pick<
-  Config,
-  'llmBaseUrl' | 'llmApiKey' | 'llmModel' | 'whisperxUrl' | 'openclawUrl' | 'providerCheckTimeoutMs'
->;
+type ProviderConfig = Pick<Config, 'llmBaseUrl' | 'llmApiKey' | 'llmModel' | 'whisperxUrl' | 'openclawUrl' | 'providerCheckTimeoutMs'>;
 
 interface Target {
   name: ProviderName;

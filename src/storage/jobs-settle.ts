@@ -130,13 +130,7 @@ export interface FailParams {
   retryAfterSeconds?: number;
 }
 
-export async function failJob(
-  db: Queryable,
-  id: string,
-  token: string,
-  p: FailParams,
-  backoff: Backoff,
-): Promise<JobRow | undefined> {
+export async function failJob(db: Queryable, id: string, token: string, p: FailParams, backoff: Backoff): Promise<JobRow | undefined> {
   const { rows } = await db.query({
     name: 'fail',
     text: FAIL,
@@ -150,11 +144,7 @@ export async function failJob(
  * Why a lease call matched nothing: the job's existence, and how the attempt that
  * held this token ended (null while it is still open or if the token never existed).
  */
-export async function leaseOutcome(
-  db: Queryable,
-  id: string,
-  token: string,
-): Promise<{ exists: boolean; outcome: string | null }> {
+export async function leaseOutcome(db: Queryable, id: string, token: string): Promise<{ exists: boolean; outcome: string | null }> {
   const { rows } = await db.query(
     `SELECT (SELECT outcome FROM job_attempts WHERE job_id = $1::uuid AND lease_token = $2::uuid) AS outcome
      FROM jobs WHERE id = $1::uuid`,

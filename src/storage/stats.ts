@@ -53,9 +53,7 @@ export interface QueueRow {
   oldest_ready_age_seconds: number | null;
 }
 
-export async function readStats(
-  db: Queryable,
-): Promise<{ generated_at: string; counts: CounterRow[]; queues: QueueRow[] }> {
+export async function readStats(db: Queryable): Promise<{ generated_at: string; counts: CounterRow[]; queues: QueueRow[] }> {
   const { rows } = await db.query({ name: 'read-stats', text: READ });
   return rows[0];
 }

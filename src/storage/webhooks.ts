@@ -14,10 +14,7 @@ export interface Delivery {
 }
 
 export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
-  const { rows } = await db.query(
-    'SELECT id, job_id, url, payload, status FROM webhook_deliveries WHERE id = $1::uuid',
-    [id],
-  );
+  const { rows } = await db.query('SELECT id, job_id, url, payload, status FROM webhook_deliveries WHERE id = $1::uuid', [id]);
   return rows[0];
 }
 
@@ -47,10 +44,9 @@ export async function delayRetry(db: Queryable, id: string, delayMs: number): Pr
 
 /** Makes the current attempt the last one, so pg-boss's fail() marks it failed. */
 export async function makeLastAttempt(db: Queryable, id: string): Promise<void> {
-  await db.query(
-    `UPDATE pgboss.job SET retry_limit = retry_count WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'active'`,
-    [id],
-  );
+  await db.query(`UPDATE pgboss.job SET retry_limit = retry_count WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'active'`, [
+    id,
+  ]);
 }
 
 /** The latest delivery of a job, as GET /jobs/{id} shows it under `callback`. */

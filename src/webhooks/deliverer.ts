@@ -129,7 +129,10 @@ export class WebhookDeliverer {
         return last ? ('failed' as const) : ('retrying' as const);
       });
       this.events?.attempted(result, outcome);
-      this.logger.info({ deliveryId: d.id, jobId: d.job_id, attempt, outcome, status: result.statusCode, ms: result.latencyMs }, 'webhook attempt');
+      this.logger.info(
+        { deliveryId: d.id, jobId: d.job_id, attempt, outcome, status: result.statusCode, ms: result.latencyMs },
+        'webhook attempt',
+      );
     } catch (err) {
       // Left active: pg-boss expiry retries it (counted as an attempt).
       this.logger.warn({ err: (err as Error).message, deliveryId: job.data.delivery_id }, 'webhook attempt could not be recorded');

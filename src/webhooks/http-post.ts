@@ -44,12 +44,7 @@ function networkError(err: any): string {
   return code ? `network error (${code})` : 'network error';
 }
 
-export async function postWebhook(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<AttemptResult> {
+export async function postWebhook(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<AttemptResult> {
   const started = performance.now();
   const latency = () => Math.round(performance.now() - started);
   try {

@@ -40,6 +40,5 @@ export function checkCallbackUrl(raw: string, policy: CallbackPolicy): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw unprocessable('callback_url must be http or https');
   if (url.username || url.password) throw unprocessable('callback_url must not contain credentials');
   if (policy.secrets.length === 0) throw unprocessable('callbacks are not enabled on this service (WEBHOOK_SECRET is not set)');
-  if (!hostAllowed(url, policy.allowedHosts))
-    throw unprocessable(`callback host ${url.host} is not in WEBHOOK_ALLOWED_HOSTS`);
+  if (!hostAllowed(url, policy.allowedHosts)) throw unprocessable(`callback host ${url.host} is not in WEBHOOK_ALLOWED_HOSTS`);
 }

@@ -79,7 +79,13 @@ function lanes(env: Env): Lane[] {
   }
   if (!byProfile.size) throw new ConfigError('no executor is configured: set LLM_BASE_URL, OPENCLAW_URL or WHISPERX_URL');
   const profiles = read(env, 'WORKER_MODEL_PROFILES', [...byProfile.keys()], slugs('profiles'), 'comma-separated model profiles');
-  const conc = read(env, 'WORKER_CONCURRENCY', { fallback: 1, byProfile: new Map() }, concurrency, `an integer 1-${CONCURRENCY_MAX}, or profile=n pairs`);
+  const conc = read(
+    env,
+    'WORKER_CONCURRENCY',
+    { fallback: 1, byProfile: new Map() },
+    concurrency,
+    `an integer 1-${CONCURRENCY_MAX}, or profile=n pairs`,
+  );
   for (const p of conc.byProfile.keys()) {
     if (!profiles.includes(p)) throw new ConfigError(`WORKER_CONCURRENCY names ${p}, which is not in WORKER_MODEL_PROFILES`);
   }

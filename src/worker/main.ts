@@ -17,7 +17,6 @@ const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: t
 const client = createClient({ baseUrl: config.serviceUrl, token: config.serviceToken });
 const worker = new Worker(config, client, logger);
 
-
 let stopping: Promise<void> | undefined;
 const onSignal = (signal: string) => {
   if (stopping) {
@@ -47,4 +46,3 @@ logger.info(
   'worker started',
 );
 worker.start();
-

@@ -31,18 +31,31 @@ const WORKER_LEASE = [403, 403, 200, 200, 200] as Case['expect'];
 const ADMIN_ONLY = [403, 403, 403, 403, 200] as Case['expect'];
 
 const CASES: Case[] = [
-  { op: 'createJob', fixture: 'none', send: (a, c) => a.post('/api/v1/jobs').send(jobBody({ task_type: c.taskType })), expect: [201, 403, 403, 403, 201] },
+  {
+    op: 'createJob',
+    fixture: 'none',
+    send: (a, c) => a.post('/api/v1/jobs').send(jobBody({ task_type: c.taskType })),
+    expect: [201, 403, 403, 403, 201],
+  },
   {
     op: 'createJobBatch',
     fixture: 'none',
     send: (a, c) =>
       a.post('/api/v1/jobs/batch').send({
         defaults: { owner_service: OWNER_A, task_type: c.taskType, model_profile: PROFILE },
-        jobs: [{ owner_ref: 'r/1', input: { n: 1 } }, { owner_ref: 'r/2', input: { n: 2 } }],
+        jobs: [
+          { owner_ref: 'r/1', input: { n: 1 } },
+          { owner_ref: 'r/2', input: { n: 2 } },
+        ],
       }),
     expect: [201, 403, 403, 403, 201],
   },
-  { op: 'listJobs', fixture: 'two-owners', send: (a, c) => a.get('/api/v1/jobs').query({ task_type: c.taskType }), expect: [200, 200, 403, 403, 200] },
+  {
+    op: 'listJobs',
+    fixture: 'two-owners',
+    send: (a, c) => a.get('/api/v1/jobs').query({ task_type: c.taskType }),
+    expect: [200, 200, 403, 403, 200],
+  },
   { op: 'getJob', fixture: 'pending', send: (a, c) => a.get(`/api/v1/jobs/${c.jobId}`), expect: PRODUCER_OWN },
   { op: 'retryJob', fixture: 'running', send: (a, c) => a.post(`/api/v1/jobs/${c.jobId}/retry`).send({}), expect: PRODUCER_OWN },
   { op: 'cancelJob', fixture: 'pending', send: (a, c) => a.post(`/api/v1/jobs/${c.jobId}/cancel`), expect: PRODUCER_OWN },
@@ -67,7 +80,8 @@ const CASES: Case[] = [
   {
     op: 'completeJobs',
     fixture: 'running',
-    send: (a, c) => a.post('/api/v1/jobs/complete').send({ completions: [{ id: c.jobId, lease_token: c.leaseToken, result: { ok: true } }] }),
+    send: (a, c) =>
+      a.post('/api/v1/jobs/complete').send({ completions: [{ id: c.jobId, lease_token: c.leaseToken, result: { ok: true } }] }),
     expect: WORKER_LEASE,
   },
   {
@@ -100,7 +114,9 @@ describe('access control matrix', () => {
     const cell: Cell = { taskType: `matrix_${++n}`, jobId: '', leaseToken: '' };
     if (fixture === 'none') return cell;
     const create = (owner: string) =>
-      as(t.api.post('/api/v1/jobs'), TOKENS.admin).send(jobBody({ owner_service: owner, task_type: cell.taskType, model_profile: PROFILE }));
+      as(t.api.post('/api/v1/jobs'), TOKENS.admin).send(
+        jobBody({ owner_service: owner, task_type: cell.taskType, model_profile: PROFILE }),
+      );
     const created = await create(OWNER_A);
     expect(created.status).to.equal(201);
     cell.jobId = created.body.id;

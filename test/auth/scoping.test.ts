@@ -50,14 +50,20 @@ describe('access control scopes', () => {
     const res = await as(t.api.post('/api/v1/jobs/batch'), TOKENS.producerA)
       .send({
         defaults: { owner_service: OWNER_A, task_type: tag(), model_profile: PROFILE },
-        jobs: [{ owner_ref: 'r/0', input: {} }, { owner_ref: 'r/1', input: {}, owner_service: OWNER_B }, { owner_ref: 'r/2', input: {} }],
+        jobs: [
+          { owner_ref: 'r/0', input: {} },
+          { owner_ref: 'r/1', input: {}, owner_service: OWNER_B },
+          { owner_ref: 'r/2', input: {} },
+        ],
       })
       .expect(403);
-    expect(res.body.errors).to.deep.equal([{ path: '/body/jobs/1/owner_service', message: `owner_service ${OWNER_B} is outside this token's scope` }]);
+    expect(res.body.errors).to.deep.equal([
+      { path: '/body/jobs/1/owner_service', message: `owner_service ${OWNER_B} is outside this token's scope` },
+    ]);
     expect(await fingerprint()).to.deep.equal(before);
   });
 
-  it('hides another owner\'s job as 404 on retry and cancel, and leaves it alone', async () => {
+  it("hides another owner's job as 404 on retry and cancel, and leaves it alone", async () => {
     const job = await create(OWNER_A, tag());
     const before = await fingerprint();
     await as(t.api.post(`/api/v1/jobs/${job.id}/cancel`), TOKENS.producerB).expect(404);
@@ -72,11 +78,13 @@ describe('access control scopes', () => {
     const tt = tag();
     const asr = await create(OWNER_A, tt, OTHER_PROFILE);
     await create(OWNER_A, tt, PROFILE);
-    const res = await as(t.api.post('/api/v1/jobs/claim'), TOKENS.workerOther).send({ worker_id: 'w', task_types: [tt], limit: 10 }).expect(200);
+    const res = await as(t.api.post('/api/v1/jobs/claim'), TOKENS.workerOther)
+      .send({ worker_id: 'w', task_types: [tt], limit: 10 })
+      .expect(200);
     expect(res.body.jobs.map((j: { id: string }) => j.id)).to.deep.equal([asr.id]);
   });
 
-  it('refuses a claim naming any profile outside the worker\'s scope, claiming nothing', async () => {
+  it("refuses a claim naming any profile outside the worker's scope, claiming nothing", async () => {
     const tt = tag();
     await create(OWNER_A, tt, PROFILE);
     const before = await fingerprint();
@@ -139,6 +147,9 @@ describe('access control scopes', () => {
       }
     }
     const ruled = RULES.map((r) => `${r.method} ${r.template} ${r.operationId}`);
-    expect(secured.filter((s) => !ruled.includes(s)), 'add a rule in src/auth/policy.ts').to.deep.equal([]);
+    expect(
+      secured.filter((s) => !ruled.includes(s)),
+      'add a rule in src/auth/policy.ts',
+    ).to.deep.equal([]);
   });
 });

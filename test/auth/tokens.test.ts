@@ -61,7 +61,9 @@ describe('API tokens', () => {
     await writeFile(file, JSON.stringify([{ name: 'gpu', role: 'worker', token: T1 }]));
     const t = await setup({ API_TOKENS_FILE: file, API_TOKENS: JSON.stringify([{ name: 'ops', role: 'admin', token: T2 }]) });
     try {
-      await as(t.api.post('/api/v1/jobs/claim'), T1).send({ worker_id: 'w', task_types: ['none'] }).expect(200);
+      await as(t.api.post('/api/v1/jobs/claim'), T1)
+        .send({ worker_id: 'w', task_types: ['none'] })
+        .expect(200);
       await as(t.api.get('/api/v1/stats'), T1).expect(403);
       await as(t.api.get('/api/v1/stats'), T2).expect(200);
     } finally {
@@ -81,18 +83,36 @@ describe('API tokens', () => {
   const INVALID: [string, unknown, RegExp][] = [
     ['an unknown role', [{ name: 'x', role: 'root', token: T1 }], /entry 0\/role must be equal to one of the allowed values/],
     ['a producer without owner_services', [{ name: 'x', role: 'producer', token: T1 }], /entry 0 \(x\): a producer needs owner_services/],
-    ['a worker with owner_services', [{ name: 'x', role: 'worker', owner_services: ['a'], token: T1 }], /a worker cannot have owner_services/],
-    ['an admin with model_profiles', [{ name: 'x', role: 'admin', model_profiles: ['a'], token: T1 }], /an admin cannot have model_profiles/],
+    [
+      'a worker with owner_services',
+      [{ name: 'x', role: 'worker', owner_services: ['a'], token: T1 }],
+      /a worker cannot have owner_services/,
+    ],
+    [
+      'an admin with model_profiles',
+      [{ name: 'x', role: 'admin', model_profiles: ['a'], token: T1 }],
+      /an admin cannot have model_profiles/,
+    ],
     ['an entry without a token', [{ name: 'x', role: 'admin' }], /needs token or tokens/],
     ['a short token', [{ name: 'x', role: 'admin', token: 'short' }], /entry 0\/token must NOT have fewer than 16 characters/],
     ['a token with a space', [{ name: 'x', role: 'admin', token: `${T1} ${T1}` }], /entry 0\/token must match pattern/],
     ['an unknown field', [{ name: 'x', role: 'admin', token: T1, scopes: ['a'] }], /must NOT have additional properties/],
     [
       'a name reused with another role',
-      [{ name: 'x', role: 'admin', token: T1 }, { name: 'x', role: 'worker', token: T2 }],
+      [
+        { name: 'x', role: 'admin', token: T1 },
+        { name: 'x', role: 'worker', token: T2 },
+      ],
       /entry 1 \(x\): the name is used again with a different role or scope/,
     ],
-    ['a token listed twice', [{ name: 'x', role: 'admin', tokens: [T1] }, { name: 'y', role: 'admin', token: T1 }], /a token is listed twice/],
+    [
+      'a token listed twice',
+      [
+        { name: 'x', role: 'admin', tokens: [T1] },
+        { name: 'y', role: 'admin', token: T1 },
+      ],
+      /a token is listed twice/,
+    ],
     ['not a list', { name: 'x', role: 'admin', token: T1 }, /expected a list of tokens/],
   ];
   for (const [what, list, message] of INVALID) {

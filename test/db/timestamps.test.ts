@@ -9,7 +9,10 @@ describe('timestamptz values read from PostgreSQL', () => {
     const db = new pg.Client({ connectionString: await createTestDatabase() });
     await db.connect();
     try {
-      const instants = fc.sample(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }), 300);
+      const instants = fc.sample(
+        fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }),
+        300,
+      );
       for (const zone of ['UTC', 'Asia/Kolkata', 'America/St_Johns']) {
         await db.query(`SET TimeZone = '${zone}'`);
         // Microseconds too: PostgreSQL keeps them, the API shows milliseconds.

@@ -59,7 +59,10 @@ describe('fault: the database goes away or slows down', function () {
     stop = true;
     await Promise.all(clients);
 
-    expect(answers.filter((a) => ![200, 201, 503].includes(a.status)), 'only 200/201/503').to.deep.equal([]);
+    expect(
+      answers.filter((a) => ![200, 201, 503].includes(a.status)),
+      'only 200/201/503',
+    ).to.deep.equal([]);
     expect(Math.max(...answers.map((a) => a.ms))).to.be.below(ANSWER_BOUND_MS);
     expect((await call(`${r.url}/readyz`, 'GET')).status).to.equal(200);
     const rows = await sql(db.url, 'SELECT id FROM jobs WHERE id = ANY($1::uuid[])', [acknowledged]);

@@ -16,9 +16,14 @@ describe('fault: lease edges and graceful deploys', function () {
   it('extends a lease heartbeated just before it ends and refuses one just after, re-queuing the job', async () => {
     const r = await scenario.replica();
     const job = await call(`${r.url}/api/v1/jobs`, 'POST', {
-      owner_service: 'faults', owner_ref: 'edge', task_type: 'edge', model_profile: 'edge-m', input: {},
+      owner_service: 'faults',
+      owner_ref: 'edge',
+      task_type: 'edge',
+      model_profile: 'edge-m',
+      input: {},
     });
-    const claimed = (await call(`${r.url}/api/v1/jobs/claim`, 'POST', { worker_id: 'w', model_profiles: ['edge-m'], lease_seconds: 2 })).body.jobs[0];
+    const claimed = (await call(`${r.url}/api/v1/jobs/claim`, 'POST', { worker_id: 'w', model_profiles: ['edge-m'], lease_seconds: 2 }))
+      .body.jobs[0];
     const hb = `${r.url}/api/v1/jobs/${job.body.id}/heartbeat`;
 
     await until(at(claimed.lease_expires_at) - 300);
@@ -31,10 +36,13 @@ describe('fault: lease edges and graceful deploys', function () {
     expect(afterEnd.status).to.equal(409);
     expect(afterEnd.body.code).to.equal('lease_lost');
 
-    const requeued = await waitUntil(async () => {
-      const j = (await call(`${r.url}/api/v1/jobs/${job.body.id}`, 'GET')).body;
-      return j.status === 'pending' ? j : undefined;
-    }, { what: 'the reaper re-queues the job' });
+    const requeued = await waitUntil(
+      async () => {
+        const j = (await call(`${r.url}/api/v1/jobs/${job.body.id}`, 'GET')).body;
+        return j.status === 'pending' ? j : undefined;
+      },
+      { what: 'the reaper re-queues the job' },
+    );
     expect(requeued.error.category).to.equal('lease_expired');
     expect(requeued.attempts).to.equal(1);
     const again = (await call(`${r.url}/api/v1/jobs/claim`, 'POST', { worker_id: 'w2', model_profiles: ['edge-m'] })).body.jobs[0];
@@ -68,7 +76,13 @@ describe('fault: lease edges and graceful deploys', function () {
             dispatcher: agent,
             reset: true,
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ owner_service: 'faults', owner_ref: `deploy-${n++}`, task_type: 'deploy', model_profile: 'deploy-m', input: {} }),
+            body: JSON.stringify({
+              owner_service: 'faults',
+              owner_ref: `deploy-${n++}`,
+              task_type: 'deploy',
+              model_profile: 'deploy-m',
+              input: {},
+            }),
           });
           const body = (await res.body.json()) as { id?: string };
           outcomes.push({ status: res.statusCode, id: body.id });
@@ -93,7 +107,10 @@ describe('fault: lease edges and graceful deploys', function () {
     expect(lp.status).to.equal(200);
     expect(lp.body.jobs).to.deep.equal([]);
     const errors = outcomes.filter((o) => o.error);
-    expect(errors.filter((e) => e.error !== 'ECONNREFUSED'), 'only refused connections').to.deep.equal([]);
+    expect(
+      errors.filter((e) => e.error !== 'ECONNREFUSED'),
+      'only refused connections',
+    ).to.deep.equal([]);
     expect(outcomes.filter((o) => o.status !== undefined && o.status !== 201)).to.deep.equal([]);
     const ids = outcomes.filter((o) => o.status === 201).map((o) => o.id);
     const rows = await sql(scenario.db.url, 'SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);

@@ -17,20 +17,34 @@ describe('fault: processes killed with SIGKILL', function () {
   it('re-runs the job of a killed worker as attempt 2 and rejects the dead worker’s lease', async () => {
     const r = await scenario.replica();
     const created = await call(`${r.url}/api/v1/jobs`, 'POST', {
-      owner_service: 'faults', owner_ref: 'killed-worker', task_type: 'transcribe', model_profile: 'whisperx', input: {},
+      owner_service: 'faults',
+      owner_ref: 'killed-worker',
+      task_type: 'transcribe',
+      model_profile: 'whisperx',
+      input: {},
     });
     expect(created.status).to.equal(201);
-    const worker = spawn(process.execPath, ['test/faults/stall-worker.ts', r.url, 'whisperx', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const worker = spawn(process.execPath, ['test/faults/stall-worker.ts', r.url, 'whisperx', '1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [line] = await once(worker.stdout!, 'data');
     const held = JSON.parse(line.toString());
     expect(held.id).to.equal(created.body.id);
     worker.kill('SIGKILL');
     await once(worker, 'exit');
 
-    const again = await call(`${r.url}/api/v1/jobs/claim`, 'POST', { worker_id: 'healthy', model_profiles: ['whisperx'], wait_seconds: 10 });
+    const again = await call(`${r.url}/api/v1/jobs/claim`, 'POST', {
+      worker_id: 'healthy',
+      model_profiles: ['whisperx'],
+      wait_seconds: 10,
+    });
     expect(again.body.jobs).to.have.length(1);
     expect(again.body.jobs[0]).to.include({ id: held.id, attempt: 2 });
-    const done = await call(`${r.url}/api/v1/jobs/${held.id}/complete`, 'POST', { lease_token: again.body.jobs[0].lease_token, result: { text: 'ok' } });
+    const done = await call(`${r.url}/api/v1/jobs/${held.id}/complete`, 'POST', {
+      lease_token: again.body.jobs[0].lease_token,
+      result: { text: 'ok' },
+    });
     expect(done.status).to.equal(200);
     for (const [op, body] of [
       ['heartbeat', { lease_token: held.lease_token }],
@@ -83,13 +97,25 @@ describe('fault: processes killed with SIGKILL', function () {
     stop = true;
     await Promise.all(load);
 
-    const counts = await sql(scenario.db.url, `SELECT split_part(owner_ref, '/', 1) AS batch, count(*)::int AS n FROM jobs WHERE task_type = 'kill' GROUP BY 1`);
-    expect(counts.every((c) => c.n === 50), JSON.stringify(counts.filter((c) => c.n !== 50))).to.equal(true);
+    const counts = await sql(
+      scenario.db.url,
+      `SELECT split_part(owner_ref, '/', 1) AS batch, count(*)::int AS n FROM jobs WHERE task_type = 'kill' GROUP BY 1`,
+    );
+    expect(
+      counts.every((c) => c.n === 50),
+      JSON.stringify(counts.filter((c) => c.n !== 50)),
+    ).to.equal(true);
     const present = new Set(counts.map((c) => c.batch));
     expect(acknowledged.every((k) => present.has(`batch-${k}`))).to.equal(true);
     await waitUntil(async () => leaderOf(survivor), { what: 'survivor takes over leadership' });
     await waitUntil(
-      async () => (await sql(scenario.db.url, `SELECT count(*)::int AS n FROM jobs WHERE status = 'running' AND lease_expires_at < now() - interval '1 second'`))[0].n === 0,
+      async () =>
+        (
+          await sql(
+            scenario.db.url,
+            `SELECT count(*)::int AS n FROM jobs WHERE status = 'running' AND lease_expires_at < now() - interval '1 second'`,
+          )
+        )[0].n === 0,
       { what: 'expired leases reaped' },
     );
     await checkConsistency(scenario.db.url);

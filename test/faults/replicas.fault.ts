@@ -54,7 +54,11 @@ describe('fault: three replicas, twelve workers, 5,000 jobs', function () {
             expect(r.status).to.equal(200);
             completions.push({ id: job.id, token: job.lease_token });
           } else if (behaviour === 'fail') {
-            const r = await call(`${url}/fail`, 'POST', { lease_token: job.lease_token, category: 'provider_error', message: 'on purpose' });
+            const r = await call(`${url}/fail`, 'POST', {
+              lease_token: job.lease_token,
+              category: 'provider_error',
+              message: 'on purpose',
+            });
             expect(r.status).to.equal(200);
           }
         }

@@ -4,7 +4,12 @@ const [base, profile, leaseSeconds] = process.argv.slice(2);
 const res = await fetch(`${base}/api/v1/jobs/claim`, {
   method: 'POST',
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ worker_id: `stall-${process.pid}`, model_profiles: [profile], lease_seconds: Number(leaseSeconds), wait_seconds: 10 }),
+  body: JSON.stringify({
+    worker_id: `stall-${process.pid}`,
+    model_profiles: [profile],
+    lease_seconds: Number(leaseSeconds),
+    wait_seconds: 10,
+  }),
 });
 const { jobs } = (await res.json()) as { jobs: unknown[] };
 process.stdout.write(`${JSON.stringify(jobs[0] ?? null)}\n`);

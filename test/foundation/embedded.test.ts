@@ -51,7 +51,7 @@ describe('embedded PostgreSQL', () => {
 
   it('starts over a stale postmaster.pid whose process is dead', async () => {
     const first = await startEmbeddedPostgres(dir, { fast: true });
-    await query(first.url, 'CREATE TABLE survives (v text); INSERT INTO survives VALUES (\'kept\')');
+    await query(first.url, "CREATE TABLE survives (v text); INSERT INTO survives VALUES ('kept')");
     await first.stop();
     await fakeLock(dir, await deadPid());
     const db = await startEmbeddedPostgres(dir, { fast: true });

@@ -44,11 +44,7 @@ function parse(line: string): LogEntry | undefined {
   }
 }
 
-export function spawnNode(
-  script: string,
-  env: Record<string, string>,
-  ids: { uid?: number; gid?: number } = {},
-): Child {
+export function spawnNode(script: string, env: Record<string, string>, ids: { uid?: number; gid?: number } = {}): Child {
   const proc = spawn(NODE, [script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },

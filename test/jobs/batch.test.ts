@@ -5,7 +5,9 @@ import { expectConsistent, expectProblem } from './helpers.ts';
 const DEFAULTS = { owner_service: 'telephony', task_type: 'transcribe', model_profile: 'whisperx' };
 
 async function countJobs(t: TestService, where = 'true'): Promise<number> {
-  const { rows } = await t.sql.query(`SELECT (SELECT count(*) FROM jobs WHERE ${where})::int AS j, (SELECT count(*) FROM pgboss.job)::int AS b`);
+  const { rows } = await t.sql.query(
+    `SELECT (SELECT count(*) FROM jobs WHERE ${where})::int AS j, (SELECT count(*) FROM pgboss.job)::int AS b`,
+  );
   return rows[0].j;
 }
 
@@ -83,7 +85,13 @@ describe('batch create', () => {
   it('names the item whose input contains U+0000 and writes nothing', async () => {
     const before = await countJobs(t);
     const err = await api.batch(
-      { defaults: DEFAULTS, jobs: [{ owner_ref: 'a', input: {} }, { owner_ref: 'b', input: { text: 'nul\u0000here' } }] },
+      {
+        defaults: DEFAULTS,
+        jobs: [
+          { owner_ref: 'a', input: {} },
+          { owner_ref: 'b', input: { text: 'nul\u0000here' } },
+        ],
+      },
       400,
     );
     expect(err.errors.map((e: any) => e.path)).to.deep.equal(['/body/jobs/1/input/text']);
@@ -132,7 +140,16 @@ describe('batch create', () => {
   it('rejects a batch whose item input is over the size limit with 413', async () => {
     const before = await countJobs(t);
     const big = 'x'.repeat(1024 * 1024);
-    const err = await api.batch({ defaults: DEFAULTS, jobs: [{ owner_ref: 'a', input: {} }, { owner_ref: 'b', input: { big } }] }, 413);
+    const err = await api.batch(
+      {
+        defaults: DEFAULTS,
+        jobs: [
+          { owner_ref: 'a', input: {} },
+          { owner_ref: 'b', input: { big } },
+        ],
+      },
+      413,
+    );
     expectProblem(err, 'too_large');
     expect(err.detail).to.include('/body/jobs/1/input');
     expect(await countJobs(t)).to.equal(before);

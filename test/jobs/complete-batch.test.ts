@@ -13,8 +13,7 @@ describe('batch complete (POST /api/v1/jobs/complete)', () => {
     expect(jobs).to.have.length(count);
     return jobs as { id: string; lease_token: string }[];
   }
-  const completeMany = (completions: object[], status = 200) =>
-    t.api.post('/api/v1/jobs/complete').send({ completions }).expect(status);
+  const completeMany = (completions: object[], status = 200) => t.api.post('/api/v1/jobs/complete').send({ completions }).expect(status);
 
   it('completes every job in one request, in both stores, answering in request order', async () => {
     const jobs = await claimed(50);
@@ -39,7 +38,12 @@ describe('batch complete (POST /api/v1/jobs/complete)', () => {
       { id: c.id, lease_token: c.lease_token, result: { ok: 1 } },
       { id: unknown, lease_token: c.lease_token, result: {} },
     ]);
-    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal(['completed', 'lease_lost', 'completed', 'not_found']);
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal([
+      'completed',
+      'lease_lost',
+      'completed',
+      'not_found',
+    ]);
     // the replay did not overwrite the first result; the lost lease changed nothing
     expect((await jobRow(t.sql, a.id)).result).to.deep.equal({ first: true });
     expect(await jobRow(t.sql, b.id)).to.include({ status: 'running' });
@@ -50,7 +54,15 @@ describe('batch complete (POST /api/v1/jobs/complete)', () => {
     const [a] = await claimed(1);
     const item = { id: a.id, lease_token: a.lease_token, result: {} };
     expectProblem((await completeMany([item, item], 400)).body, 'validation_failed');
-    expectProblem((await completeMany(Array.from({ length: 101 }, () => item), 400)).body, 'validation_failed');
+    expectProblem(
+      (
+        await completeMany(
+          Array.from({ length: 101 }, () => item),
+          400,
+        )
+      ).body,
+      'validation_failed',
+    );
     const big = { ...item, result: { text: 'x'.repeat(1024 * 1024 + 1) } };
     expectProblem((await completeMany([big], 413)).body, 'too_large');
     expect(await jobRow(t.sql, a.id)).to.include({ status: 'running' });

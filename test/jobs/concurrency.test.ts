@@ -58,9 +58,7 @@ describe('concurrency', function () {
     const created = await seed(api, 'conc-8', 2000);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => drain(api, `w${i}`, 'conc-8', i % 2 ? 1 : 25)));
     expectEachOnce(results.flat(), created);
-    const { rows } = await t.sql.query(
-      `SELECT status, count(*)::int AS n FROM jobs WHERE model_profile = 'conc-8' GROUP BY status`,
-    );
+    const { rows } = await t.sql.query(`SELECT status, count(*)::int AS n FROM jobs WHERE model_profile = 'conc-8' GROUP BY status`);
     expect(rows).to.deep.equal([{ status: 'completed', n: 2000 }]);
     const attempts = await t.sql.query(
       `SELECT count(*)::int AS n FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE j.model_profile = 'conc-8'`,
@@ -155,9 +153,7 @@ describe('concurrency', function () {
 
   it('concurrent duplicate creates with one idempotency key make exactly one job', async () => {
     const body = jobBody({ model_profile: 'conc-idem', idempotency_key: 'concurrent-key' });
-    const responses = await Promise.all(
-      Array.from({ length: 16 }, (_, i) => (i % 2 ? t.api : t2.api).post('/api/v1/jobs').send(body)),
-    );
+    const responses = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? t.api : t2.api).post('/api/v1/jobs').send(body)));
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
     expect(new Set(responses.map((r) => r.body.id)).size).to.equal(1);

@@ -4,7 +4,13 @@ import { jobBody, useService } from '../support/service.ts';
 describe('job lifecycle', () => {
   const { t, api } = useService();
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => l.includes('"level":50')).join('\n').slice(0, 3000));
+    if (this.currentTest?.state === 'failed')
+      console.log(
+        t.logs
+          .filter((l) => l.includes('"level":50'))
+          .join('\n')
+          .slice(0, 3000),
+      );
   });
 
   it('creates, claims and completes a job, writing both stores', async () => {

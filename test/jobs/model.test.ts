@@ -36,7 +36,14 @@ const jobRef = fc.nat(9);
 // Mostly the job's latest lease (-1), else an index into its leases (past the end: a token never issued).
 const leaseRef = fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: fc.nat(4) });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), priority: fc.integer({ min: -1, max: 1 }), maxAttempts: fc.integer({ min: 1, max: 2 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('create' as const),
+      priority: fc.integer({ min: -1, max: 1 }),
+      maxAttempts: fc.integer({ min: 1, max: 2 }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('claim' as const), limit: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('heartbeat' as const), job: jobRef, lease: leaseRef }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('complete' as const), job: jobRef, lease: leaseRef }) },
@@ -65,7 +72,10 @@ describe('job state machine (property-based)', function () {
       return;
     }
     if (o.op === 'claim') {
-      const expected = jobs.filter((j) => j.status === 'pending').sort(claimOrder).slice(0, o.limit);
+      const expected = jobs
+        .filter((j) => j.status === 'pending')
+        .sort(claimOrder)
+        .slice(0, o.limit);
       const { jobs: got } = await api.claim({ worker_id: 'w', model_profiles: [profile], limit: o.limit });
       expect(got.map((g: any) => g.id)).to.deep.equal(expected.map((j) => j.id));
       for (const [i, j] of expected.entries()) {
@@ -130,7 +140,11 @@ describe('job state machine (property-based)', function () {
       return;
     }
     const replay = lease.outcome === 'failed' || lease.outcome === 'retried';
-    const res = await api.fail(j.id, { ...body, category: 'internal', message: 'x', retryable: o.retryable, retry_after_seconds: 0 }, holds || replay ? 200 : 409);
+    const res = await api.fail(
+      j.id,
+      { ...body, category: 'internal', message: 'x', retryable: o.retryable, retry_after_seconds: 0 },
+      holds || replay ? 200 : 409,
+    );
     if (!holds) return;
     const again = o.retryable && j.attempts < j.maxAttempts;
     j.status = again ? 'pending' : 'failed';

@@ -49,8 +49,7 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
 
   before(async () => {
     // one job per queue through the API creates the queues; the rest is bulk-seeded alike
-    for (const task_type of TASKS)
-      for (const model_profile of PROFILES) await api.create(jobBody({ task_type, model_profile }));
+    for (const task_type of TASKS) for (const model_profile of PROFILES) await api.create(jobBody({ task_type, model_profile }));
     await t.sql.query(
       `WITH j AS (
          INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input, run_after, created_at)
@@ -102,7 +101,10 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
 
   function expectNoSeqScan(all: PlanNode[]): void {
     const seq = all.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] !== 'job_queues');
-    expect(seq.map((n) => n['Relation Name']), 'sequential scans').to.deep.equal([]);
+    expect(
+      seq.map((n) => n['Relation Name']),
+      'sequential scans',
+    ).to.deep.equal([]);
   }
 
   /** Index entries the claim read from jobs_claim_idx. */
@@ -137,7 +139,9 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     ]) {
       const all = await plan(call);
       expectNoSeqScan(all);
-      expect(all.filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable').map((n) => n['Node Type'])).to.deep.equal(['Index Scan']);
+      expect(all.filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable').map((n) => n['Node Type'])).to.deep.equal(
+        ['Index Scan'],
+      );
     }
   });
 

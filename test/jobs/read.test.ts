@@ -97,7 +97,15 @@ describe('reading jobs', () => {
       expect((await api.list({ limit: 500 })).jobs.length).to.be.at.most(500);
       expect((await api.list({ model_profile: 'list-profile', limit: 1 })).jobs).to.have.length(1);
       const notUuid = Buffer.from('-'.repeat(36)).toString('base64url');
-      for (const q of [{ limit: 0 }, { limit: 501 }, { cursor: 'garbage!' }, { cursor: notUuid }, { status: 'done' }, { colour: 'red' }, { owner_service: 'not a slug' }]) {
+      for (const q of [
+        { limit: 0 },
+        { limit: 501 },
+        { cursor: 'garbage!' },
+        { cursor: notUuid },
+        { status: 'done' },
+        { colour: 'red' },
+        { owner_service: 'not a slug' },
+      ]) {
         expectProblem(await api.list(q as any, 400), 'validation_failed');
       }
     });

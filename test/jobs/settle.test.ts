@@ -117,7 +117,11 @@ describe('heartbeat, complete and fail', () => {
   describe('fail', () => {
     it('returns a retryable failure to pending after a backoff, keeping the error', async () => {
       const job = await running();
-      const failed = await api.fail(job.id, { lease_token: job.lease_token, category: 'provider_unavailable', message: 'vLLM answered 503' });
+      const failed = await api.fail(job.id, {
+        lease_token: job.lease_token,
+        category: 'provider_unavailable',
+        message: 'vLLM answered 503',
+      });
       expect(failed).to.include({ status: 'pending', attempts: 1, lease_expires_at: null, finished_at: null });
       expect(failed.error).to.deep.equal({ category: 'provider_unavailable', message: 'vLLM answered 503' });
       expect(Date.parse(failed.run_after)).to.be.greaterThan(Date.parse(failed.updated_at));
@@ -136,7 +140,12 @@ describe('heartbeat, complete and fail', () => {
 
     it('honours retry_after_seconds', async () => {
       const job = await running();
-      const failed = await api.fail(job.id, { lease_token: job.lease_token, category: 'rate_limited', message: 'slow down', retry_after_seconds: 120 });
+      const failed = await api.fail(job.id, {
+        lease_token: job.lease_token,
+        category: 'rate_limited',
+        message: 'slow down',
+        retry_after_seconds: 120,
+      });
       expect(Date.parse(failed.run_after) - Date.parse(failed.updated_at)).to.be.within(119_000, 121_000);
       expect((await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs).to.deep.equal([]);
     });
@@ -149,7 +158,8 @@ describe('heartbeat, complete and fail', () => {
       for (let attempt = 1; attempt <= 4; attempt++) {
         const f = await api.fail(job.id, { lease_token: token, category: 'timeout', message: `attempt ${attempt}` });
         delays.push(Date.parse(f.run_after) - Date.parse(f.updated_at));
-        token = (await eventually(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], 'retry')).lease_token;
+        token = (await eventually(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], 'retry'))
+          .lease_token;
       }
       const caps = [50, 100, 200, 200];
       for (const [i, d] of delays.entries()) expect(d, `delay ${i + 1}`).to.be.within(caps[i] / 2 - 1, caps[i] + 1);
@@ -165,7 +175,12 @@ describe('heartbeat, complete and fail', () => {
       const forced = await api.fail(other.id, { lease_token: other.lease_token, category: 'internal', message: 'x', retryable: false });
       expect(forced.status).to.equal('failed');
       const retried = await running();
-      const again = await api.fail(retried.id, { lease_token: retried.lease_token, category: 'invalid_input', message: 'x', retryable: true });
+      const again = await api.fail(retried.id, {
+        lease_token: retried.lease_token,
+        category: 'invalid_input',
+        message: 'x',
+        retryable: true,
+      });
       expect(again.status).to.equal('pending');
       await expectConsistent(t.sql);
     });
@@ -173,7 +188,10 @@ describe('heartbeat, complete and fail', () => {
     it('fails the job when attempts are exhausted', async () => {
       const job = await running({ max_attempts: 2 });
       await api.fail(job.id, { lease_token: job.lease_token, category: 'timeout', message: 'first' });
-      const second = await eventually(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], 'retry');
+      const second = await eventually(
+        async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0],
+        'retry',
+      );
       const last = await api.fail(job.id, { lease_token: second.lease_token, category: 'timeout', message: 'second' });
       expect(last).to.include({ status: 'failed', attempts: 2, max_attempts: 2 });
       expect(last.error).to.deep.equal({ category: 'timeout', message: 'second' });

@@ -90,8 +90,6 @@ function checkHistogram(f: Family): void {
 /** The value of one series (0 when absent), matching the given labels. */
 export function value(families: Map<string, Family>, sampleName: string, labels: Record<string, string> = {}): number {
   const f = familyOf(families, sampleName);
-  const s = f?.samples.find(
-    (x) => x.name === sampleName && Object.entries(labels).every(([k, v]) => x.labels[k] === v),
-  );
+  const s = f?.samples.find((x) => x.name === sampleName && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   return s?.value ?? 0;
 }

@@ -42,7 +42,14 @@ describe('provider status', () => {
   it('reports the LLM up, with the model available, when /models answers 200 to the key', async () => {
     const vllm = await start(fakeVllm({ key: KEY, models: ['other', MODEL] }));
     const { byName } = await check({ LLM_BASE_URL: `${vllm.url}/v1`, LLM_API_KEY: KEY });
-    expect(byName.llm).to.include({ configured: true, status: 'up', endpoint: `${vllm.url}/v1`, model: MODEL, model_available: true, error: null });
+    expect(byName.llm).to.include({
+      configured: true,
+      status: 'up',
+      endpoint: `${vllm.url}/v1`,
+      model: MODEL,
+      model_available: true,
+      error: null,
+    });
     expect(byName.llm.latency_ms).to.be.a('number').and.at.least(0);
     expect(vllm.requests[0].headers.authorization).to.equal(`Bearer ${KEY}`);
   });

@@ -42,7 +42,13 @@ describe('retention purge', () => {
   });
   after(() => t.close());
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log(t.logs.filter((l) => /"level":[45]0/.test(l)).join('\n').slice(0, 3000));
+    if (this.currentTest?.state === 'failed')
+      console.log(
+        t.logs
+          .filter((l) => /"level":[45]0/.test(l))
+          .join('\n')
+          .slice(0, 3000),
+      );
   });
 
   it('removes jobs past their retention from the API and pg-boss together, and keeps everything else', async () => {
@@ -107,7 +113,10 @@ describe('retention purge', () => {
       const families = parseExposition(res.text);
       const family = families.get(PURGED_METRIC);
       expect(family?.type).to.equal('counter');
-      expect(family?.samples.some((x) => x.labels.model_profile === p), 'series present').to.equal(true);
+      expect(
+        family?.samples.some((x) => x.labels.model_profile === p),
+        'series present',
+      ).to.equal(true);
       return value(families, PURGED_METRIC, labels);
     };
     expect(await scrape()).to.equal(0);

@@ -12,7 +12,12 @@ describe('ops SQL over pg-boss tables (README section ops-sql)', () => {
     // More paths into the same states: an operator retry, a retry after a failure,
     // a cancelled running job, an expired lease put back to pending by the reaper.
     const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['ops-a'], limit: 2 });
-    await api.fail(jobs[0].id, { lease_token: jobs[0].lease_token, category: 'provider_unavailable', message: 'x', retry_after_seconds: 3600 });
+    await api.fail(jobs[0].id, {
+      lease_token: jobs[0].lease_token,
+      category: 'provider_unavailable',
+      message: 'x',
+      retry_after_seconds: 3600,
+    });
     await api.cancel(jobs[1].id);
     const failed = (await api.list({ model_profile: 'ops-b', status: 'failed' })).jobs[0];
     await api.retry(failed.id, { delay_seconds: 3600 });
@@ -35,7 +40,10 @@ describe('ops SQL over pg-boss tables (README section ops-sql)', () => {
     expect(rows).to.deep.equal(fromStats);
     // The scenario reached every state somewhere, so the comparison covers them all.
     for (const k of ['ready', 'delayed', 'active', 'completed', 'failed', 'cancelled'])
-      expect(rows.some((r) => r[k] > 0), k).to.equal(true);
+      expect(
+        rows.some((r) => r[k] > 0),
+        k,
+      ).to.equal(true);
   });
 
   it('runs the other documented queries, and finds the two stores in step', async () => {

@@ -34,8 +34,22 @@ describe('GET /api/v1/stats', () => {
     expect(doc.errors.total).to.deep.equal({ invalid_input: 2 });
     expect(doc.errors.last_hour).to.deep.equal({ invalid_input: 2 });
     expect(doc.errors.by_queue).to.deep.equal([
-      { queue: 'call_analysis/stats-a', task_type: 'call_analysis', model_profile: 'stats-a', category: 'invalid_input', total: 1, last_hour: 1 },
-      { queue: 'transcription/stats-b', task_type: 'transcription', model_profile: 'stats-b', category: 'invalid_input', total: 1, last_hour: 1 },
+      {
+        queue: 'call_analysis/stats-a',
+        task_type: 'call_analysis',
+        model_profile: 'stats-a',
+        category: 'invalid_input',
+        total: 1,
+        last_hour: 1,
+      },
+      {
+        queue: 'transcription/stats-b',
+        task_type: 'transcription',
+        model_profile: 'stats-b',
+        category: 'invalid_input',
+        total: 1,
+        last_hour: 1,
+      },
     ]);
   });
 
@@ -91,7 +105,14 @@ describe('GET /api/v1/stats', () => {
     });
     const lease = doc.errors.by_queue.filter((e: any) => e.queue === 'call_analysis/stats-lease');
     expect(lease).to.deep.equal([
-      { queue: 'call_analysis/stats-lease', task_type: 'call_analysis', model_profile: 'stats-lease', category: 'lease_expired', total: 2, last_hour: 2 },
+      {
+        queue: 'call_analysis/stats-lease',
+        task_type: 'call_analysis',
+        model_profile: 'stats-lease',
+        category: 'lease_expired',
+        total: 2,
+        last_hour: 2,
+      },
     ]);
     expect(doc.errors.total.lease_expired).to.equal(2);
     expect(doc.errors.last_hour.lease_expired).to.equal(2);

@@ -80,7 +80,9 @@ export interface BrowserSuite {
  * it, for env that earlier hooks produce) and one browser for the suite, `prepare(t)`
  * run once before the browser starts, and a new page per test.
  */
-export function browserSuite(options: { env?: Env | (() => Env | Promise<Env>); prepare?: (t: TestService) => Promise<unknown> } = {}): BrowserSuite {
+export function browserSuite(
+  options: { env?: Env | (() => Env | Promise<Env>); prepare?: (t: TestService) => Promise<unknown> } = {},
+): BrowserSuite {
   let t: TestService | undefined;
   let browser: TestBrowser | undefined;
   let page: Page | undefined;
@@ -144,7 +146,9 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   // page.evaluate goes through the DevTools protocol, so the page's CSP does not block axe.
   await page.evaluate(await AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const result = await (globalThis as any).axe.run((globalThis as any).document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+    const result = await (globalThis as any).axe.run((globalThis as any).document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] },
+    });
     return result.violations.map((v: any) => `${v.id}: ${v.nodes.map((n: any) => n.target.join(' ')).join(', ')}`);
   });
   return violations as string[];

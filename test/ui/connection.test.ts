@@ -31,7 +31,10 @@ describe('dashboard connection indicator (headless Chromium)', function () {
     await waitForText(page.locator('[data-total=ready] dd'), '1');
     await t.close();
     await waitForText(state, 'Service unreachable (the service is unreachable)', STALE_WAIT_MS);
-    await waitForText(page.locator('.notice [role=alert]'), /^Could not load data: the service is unreachable\. Showing the last data received/);
+    await waitForText(
+      page.locator('.notice [role=alert]'),
+      /^Could not load data: the service is unreachable\. Showing the last data received/,
+    );
     await waitForText(page.locator('[data-total=ready] dd'), '1');
   });
 });

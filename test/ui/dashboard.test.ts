@@ -8,7 +8,8 @@ import { ANALYSIS, type Seeded, seed, TRANSCRIBE } from './seed.ts';
 /** The dashboard's page size (src/ui/public/views/jobs.js). */
 const PAGE_SIZE = 50;
 
-const queueRow = (page: Page, q: { task_type: string; model_profile: string }) => page.locator(`tr[data-queue="${q.task_type}/${q.model_profile}"]`);
+const queueRow = (page: Page, q: { task_type: string; model_profile: string }) =>
+  page.locator(`tr[data-queue="${q.task_type}/${q.model_profile}"]`);
 
 describe('dashboard (headless Chromium)', function () {
   this.timeout(60_000);
@@ -116,9 +117,20 @@ describe('dashboard (headless Chromium)', function () {
 
   it('says why an action was refused when the job changed meanwhile', async () => {
     const { t, page } = ui;
-    const job = await client(t.api).create({ owner_service: 'telephony', owner_ref: 'x/refused', task_type: 'ocr', model_profile: 'vision-s', input: {} });
+    const job = await client(t.api).create({
+      owner_service: 'telephony',
+      owner_ref: 'x/refused',
+      task_type: 'ocr',
+      model_profile: 'vision-s',
+      input: {},
+    });
     const { jobs } = await client(t.api).claim({ worker_id: 'gpu-04', model_profiles: ['vision-s'] });
-    await client(t.api).fail(job.id, { lease_token: jobs[0].lease_token, category: 'unsupported_format', message: 'bad audio', retryable: false });
+    await client(t.api).fail(job.id, {
+      lease_token: jobs[0].lease_token,
+      category: 'unsupported_format',
+      message: 'bad audio',
+      retryable: false,
+    });
     await page.goto(`${t.url}/ui/#/jobs/${job.id}`);
     await waitForText(page.locator('.job-status [data-status]'), 'failed');
     // Hold the page's next reads of the job so it still offers Retry after someone else retried it.
@@ -156,7 +168,11 @@ describe('dashboard (headless Chromium)', function () {
   it('shows provider status as unavailable when the service does not offer it', async () => {
     const { t, page } = ui;
     await page.route('**/api/v1/providers/status', (route) =>
-      route.fulfill({ status: 404, contentType: 'application/problem+json', body: JSON.stringify({ status: 404, code: 'route_not_found', detail: 'no such route' }) }),
+      route.fulfill({
+        status: 404,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ status: 404, code: 'route_not_found', detail: 'no such route' }),
+      }),
     );
     await page.goto(`${t.url}/ui/`);
     await waitForText(page.locator('[data-provider=unavailable]'), 'Provider status unavailable: not available on this service version');

@@ -24,7 +24,11 @@ describe('API reference at /docs', function () {
     await page.locator('.opblock').first().waitFor();
     const rendered = await page.locator('.opblock').evaluateAll((els) => els.map((e) => e.id));
     expect(rendered).to.have.length(operationIds.length);
-    for (const id of operationIds) expect(rendered.some((r) => r.endsWith(`_${id}`) || r.endsWith(`-${id}`)), id).to.equal(true);
+    for (const id of operationIds)
+      expect(
+        rendered.some((r) => r.endsWith(`_${id}`) || r.endsWith(`-${id}`)),
+        id,
+      ).to.equal(true);
     expect(await page.locator('.info .title').textContent()).to.contain('ai-service');
     await screenshot(page, 'docs.png');
     expect(browser.requests.filter((u) => !u.startsWith(t.url) && !u.startsWith('data:'))).to.deep.equal([]);
@@ -50,8 +54,14 @@ describe('API reference at /docs', function () {
       expect(res.headers['content-security-policy'], path).to.contain("default-src 'self'");
       expect(res.headers['x-content-type-options'], path).to.equal('nosniff');
     }
-    await t.api.get('/docs/vendor/swagger-ui-bundle.js').expect(200).expect('content-type', /javascript/);
-    await t.api.get('/openapi.yaml').expect(200).expect('content-type', /^application\/yaml/);
+    await t.api
+      .get('/docs/vendor/swagger-ui-bundle.js')
+      .expect(200)
+      .expect('content-type', /javascript/);
+    await t.api
+      .get('/openapi.yaml')
+      .expect(200)
+      .expect('content-type', /^application\/yaml/);
     await t.api.get('/ui').expect(301).expect('location', '/ui/');
     const missing = await t.api.get('/ui/no-such-file.js').expect(404);
     expect(missing.headers['content-type']).to.match(/^application\/problem\+json/);

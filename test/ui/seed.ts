@@ -29,7 +29,14 @@ export async function seed(t: TestService): Promise<Seeded> {
   await api.fail(jobs[1].id, { lease_token: jobs[1].lease_token, category: 'invalid_input', message: 'audio_url is not reachable' });
 
   const needleRef = `ui-test/needle-${Date.now()}`;
-  const needle = await api.create(jobBody({ ...TRANSCRIBE, owner_service: 'monitoring-tg', owner_ref: needleRef, input: { audio_url: 'https://files.example/needle.mp3' } }));
+  const needle = await api.create(
+    jobBody({
+      ...TRANSCRIBE,
+      owner_service: 'monitoring-tg',
+      owner_ref: needleRef,
+      input: { audio_url: 'https://files.example/needle.mp3' },
+    }),
+  );
   for (let i = 0; i < 3; i++) await api.create(jobBody({ ...TRANSCRIBE, input: { audio_url: `https://files.example/${i}.mp3` } }));
   const pending = await api.list({ ...ANALYSIS, status: 'pending', limit: 1 });
   return { failedId: jobs[1].id, pendingId: pending.jobs[0].id, needleRef, needleId: needle.id };

@@ -51,9 +51,7 @@ export async function startReceiver(replies: Reply[] = [{ status: 204 }]): Promi
     url: `http://127.0.0.1:${port}/hooks`,
     received,
     waitFor: (n) =>
-      received.length >= n
-        ? Promise.resolve(received)
-        : new Promise((resolve) => waiters.push({ n, resolve: () => resolve(received) })),
+      received.length >= n ? Promise.resolve(received) : new Promise((resolve) => waiters.push({ n, resolve: () => resolve(received) })),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

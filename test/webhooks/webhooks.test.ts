@@ -47,10 +47,13 @@ describe('completion callbacks (webhooks)', () => {
   }
 
   const deliveryOf = (id: string, status: string) =>
-    waitUntil(async () => {
-      const job = await api.get(id);
-      return job.callback?.status === status ? job.callback : undefined;
-    }, { what: `callback ${status}` });
+    waitUntil(
+      async () => {
+        const job = await api.get(id);
+        return job.callback?.status === status ? job.callback : undefined;
+      },
+      { what: `callback ${status}` },
+    );
 
   it('posts a signed job.completed event that verifies with the documented recipe', async () => {
     const r = await receiver();

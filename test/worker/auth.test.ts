@@ -34,12 +34,24 @@ describe('worker: with access control on', () => {
   });
 
   const start = (token: string) =>
-    startWorker({ AI_SERVICE_URL: t.url, AI_SERVICE_TOKEN: token, LLM_BASE_URL: `${vllm.url}/v1`, LLM_MODEL: 'auth-model', WORKER_LEASE: '2s' });
+    startWorker({
+      AI_SERVICE_URL: t.url,
+      AI_SERVICE_TOKEN: token,
+      LLM_BASE_URL: `${vllm.url}/v1`,
+      LLM_MODEL: 'auth-model',
+      WORKER_LEASE: '2s',
+    });
 
   it('claims, heartbeats and completes with its worker token', async () => {
     worker = await start(WORKER_TOKEN);
     const api = createClient({ baseUrl: t.url, token: PRODUCER_TOKEN });
-    const job = await api.createJob({ owner_service: 'test', owner_ref: 'auth-1', task_type: 'chat', model_profile: 'auth-model', input: { prompt: 'hi' } });
+    const job = await api.createJob({
+      owner_service: 'test',
+      owner_ref: 'auth-1',
+      task_type: 'chat',
+      model_profile: 'auth-model',
+      input: { prompt: 'hi' },
+    });
     const done = await finished(api, job.id);
     expect([done.status, done.attempts, done.result!.content]).to.deep.equal(['completed', 1, 'authorised']);
   });

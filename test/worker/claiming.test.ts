@@ -46,7 +46,12 @@ describe('worker: claiming', () => {
   });
 
   it('claims only the task types in WORKER_TASK_TYPES and leaves others untouched', async () => {
-    worker = await startWorker({ AI_SERVICE_URL: t.url, LLM_BASE_URL: `${vllm.url}/v1`, LLM_MODEL: 'flagged', WORKER_TASK_TYPES: 'summarize,translate' });
+    worker = await startWorker({
+      AI_SERVICE_URL: t.url,
+      LLM_BASE_URL: `${vllm.url}/v1`,
+      LLM_MODEL: 'flagged',
+      WORKER_TASK_TYPES: 'summarize,translate',
+    });
     // The other task type is older, so a worker ignoring the flag would claim it first.
     const other = await api.createJob(job('call_analysis', 'flagged'));
     const allowed = await api.createJob(job('summarize', 'flagged'));

@@ -47,7 +47,13 @@ describe('typed API client', () => {
 
     it('creates, claims, heartbeats and completes a job with typed calls', async () => {
       const api = createClient({ baseUrl: t.url });
-      const job = await api.createJob({ owner_service: 'sdk', owner_ref: 'r1', task_type: 'chat', model_profile: 'sdk-model', input: { prompt: 'hi' } });
+      const job = await api.createJob({
+        owner_service: 'sdk',
+        owner_ref: 'r1',
+        task_type: 'chat',
+        model_profile: 'sdk-model',
+        input: { prompt: 'hi' },
+      });
       const { jobs } = await api.claimJobs({ worker_id: 'sdk-worker', model_profiles: ['sdk-model'], wait_seconds: 1 });
       expect(jobs[0].id).to.equal(job.id);
       const hb = await api.heartbeatJob(job.id, { lease_token: jobs[0].lease_token, lease_seconds: 60 });

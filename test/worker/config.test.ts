@@ -51,7 +51,13 @@ describe('worker config', () => {
   });
 
   it('reads the task-type allow-list, lease, claim wait and token', () => {
-    const c = loadWorkerConfig({ ...LLM, WORKER_TASK_TYPES: 'summarize, translate', WORKER_LEASE: '90s', WORKER_CLAIM_WAIT: '500ms', AI_SERVICE_TOKEN: 't' });
+    const c = loadWorkerConfig({
+      ...LLM,
+      WORKER_TASK_TYPES: 'summarize, translate',
+      WORKER_LEASE: '90s',
+      WORKER_CLAIM_WAIT: '500ms',
+      AI_SERVICE_TOKEN: 't',
+    });
     expect([c.taskTypes, c.leaseSeconds, c.claimWaitSeconds, c.serviceToken]).to.deep.equal([['summarize', 'translate'], 90, 0.5, 't']);
   });
 
@@ -64,7 +70,9 @@ describe('worker config', () => {
     expect(fails({ ...LLM, WORKER_TASK_TYPES: 'a b' })).to.match(/^WORKER_TASK_TYPES is invalid/);
     expect(fails({ ...LLM, AI_SERVICE_URL: 'ftp://x' })).to.match(/^AI_SERVICE_URL is invalid/);
     expect(fails({ ...LLM, WORKER_MODEL_PROFILES: 'whisperx' })).to.match(/^WORKER_MODEL_PROFILES: no configured executor serves whisperx/);
-    expect(fails({ ...LLM, WHISPERX_URL: 'http://w', LLM_PROFILES: 'whisperx' })).to.equal('profile whisperx is mapped to both llm and whisperx');
+    expect(fails({ ...LLM, WHISPERX_URL: 'http://w', LLM_PROFILES: 'whisperx' })).to.equal(
+      'profile whisperx is mapped to both llm and whisperx',
+    );
     expect(fails({ ...LLM, WHISPERX_URL: 'http://w', WHISPERX_MAX_AUDIO_BYTES: 'lots' })).to.match(/^WHISPERX_MAX_AUDIO_BYTES is invalid/);
   });
 

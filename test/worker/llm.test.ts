@@ -61,7 +61,13 @@ describe('worker: LLM executor', () => {
   it('completes a chat job with the reply, model, finish reason, usage and latency', async () => {
     const messages = [
       { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: [{ type: 'text', text: 'chat: describe' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'chat: describe' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+        ],
+      },
     ];
     const job = await api.createJob(llmJob({ messages, temperature: 0.2, max_tokens: 64 }));
     const done = await finished(api, job.id);
@@ -81,9 +87,14 @@ describe('worker: LLM executor', () => {
   it('completes a structured-output job with the parsed JSON', async () => {
     const response_format = {
       type: 'json_schema',
-      json_schema: { name: 'verdict', schema: { type: 'object', properties: { sentiment: { type: 'string' }, refund: { type: 'boolean' } } } },
+      json_schema: {
+        name: 'verdict',
+        schema: { type: 'object', properties: { sentiment: { type: 'string' }, refund: { type: 'boolean' } } },
+      },
     };
-    const job = await api.createJob(llmJob({ system: 'Classify the call.', prompt: 'json: the call', response_format, model: 'qwen-json' }));
+    const job = await api.createJob(
+      llmJob({ system: 'Classify the call.', prompt: 'json: the call', response_format, model: 'qwen-json' }),
+    );
     const done = await finished(api, job.id);
     expect(done.status).to.equal('completed');
     expect(done.result!.parsed).to.deep.equal({ sentiment: 'negative', refund: true });

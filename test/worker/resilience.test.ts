@@ -72,11 +72,17 @@ describe('worker: resilience', () => {
     const port = await freePort();
     const vllm = await stubServer((_req, res) => sendJson(res, 200, completion('late but fine')));
     stubs.push(vllm);
-    const worker = await startWorker({ AI_SERVICE_URL: `http://127.0.0.1:${port}`, LLM_BASE_URL: `${vllm.url}/v1`, LLM_MODEL: 'late-model' });
+    const worker = await startWorker({
+      AI_SERVICE_URL: `http://127.0.0.1:${port}`,
+      LLM_BASE_URL: `${vllm.url}/v1`,
+      LLM_MODEL: 'late-model',
+    });
     workers.push(worker);
     const backoffs = () => worker.logs.filter((l) => l.msg === 'claim failed; backing off');
     await worker.waitForLog('two failed claims', () => backoffs().length >= 2);
-    expect(backoffs()[0]).to.deep.include({ error: { name: 'Error', code: 'ECONNREFUSED', message: `connect ECONNREFUSED 127.0.0.1:${port}` } });
+    expect(backoffs()[0]).to.deep.include({
+      error: { name: 'Error', code: 'ECONNREFUSED', message: `connect ECONNREFUSED 127.0.0.1:${port}` },
+    });
     expect(backoffs()[1].retry_in_ms).to.be.within(250, 1000);
 
     const late = await setup({ HTTP_PORT: String(port) });

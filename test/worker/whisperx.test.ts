@@ -23,7 +23,13 @@ const WHISPERX_REPLY = {
         { word: 'refund.', start: 2.0, end: 2.5, score: 0.88, speaker: 'SPEAKER_00' },
       ],
     },
-    { start: 2.6, end: 4.25, text: ' Sure.', speaker: 'SPEAKER_01', words: [{ word: 'Sure.', start: 2.6, end: 4.25, score: 0.95, speaker: 'SPEAKER_01' }] },
+    {
+      start: 2.6,
+      end: 4.25,
+      text: ' Sure.',
+      speaker: 'SPEAKER_01',
+      words: [{ word: 'Sure.', start: 2.6, end: 4.25, score: 0.95, speaker: 'SPEAKER_01' }],
+    },
   ],
   word_segments: [],
   language: 'en',
@@ -31,7 +37,9 @@ const WHISPERX_REPLY = {
 
 /** The multipart upload the worker sent, parsed the way a web server would. */
 async function uploaded(req: Recorded): Promise<File> {
-  const form = await new Response(new Uint8Array(req.body), { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+  const form = await new Response(new Uint8Array(req.body), {
+    headers: { 'content-type': String(req.headers['content-type']) },
+  }).formData();
   return form.get('audio_file') as File;
 }
 
@@ -85,7 +93,14 @@ describe('worker: WhisperX executor', () => {
   });
 
   it('transcribes an audio file served over HTTP, with speakers and words', async () => {
-    const input = { audio_url: `${files.url}/calls/call-1.wav`, language: 'en', diarize: true, min_speakers: 1, max_speakers: 2, initial_prompt: 'Refunds.' };
+    const input = {
+      audio_url: `${files.url}/calls/call-1.wav`,
+      language: 'en',
+      diarize: true,
+      min_speakers: 1,
+      max_speakers: 2,
+      initial_prompt: 'Refunds.',
+    };
     const job = await api.createJob(asrJob(input));
     const done = await finished(api, job.id);
     expect(done.status, JSON.stringify(done.error)).to.equal('completed');

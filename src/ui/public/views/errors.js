@@ -35,9 +35,12 @@ export function mount(root) {
 
 /** @param {any} errors */
 function byCategory(errors) {
-  const categories = Object.keys(errors.total).sort((a, b) => (errors.last_hour[b] ?? 0) - (errors.last_hour[a] ?? 0) || errors.total[b] - errors.total[a]);
+  const categories = Object.keys(errors.total).sort(
+    (a, b) => (errors.last_hour[b] ?? 0) - (errors.last_hour[a] ?? 0) || errors.total[b] - errors.total[a],
+  );
   const title = h('h2', { id: 'categories-title' }, 'By category');
-  if (!categories.length) return h('section', { 'aria-labelledby': 'categories-title' }, title, h('p', { class: 'muted' }, 'No errors recorded.'));
+  if (!categories.length)
+    return h('section', { 'aria-labelledby': 'categories-title' }, title, h('p', { class: 'muted' }, 'No errors recorded.'));
   const rows = categories.map((c) => {
     const rates = trend.get(c);
     const latest = rates.length ? `${rates[rates.length - 1].toFixed(1)}/min` : '—';
@@ -62,7 +65,17 @@ function byCategory(errors) {
         'table',
         null,
         h('caption', { class: 'visually-hidden' }, 'Errors per category'),
-        h('thead', null, h('tr', null, ['Category', 'Last hour', 'Total', 'Trend', 'Jobs'].map((c, i) => h('th', { scope: 'col', class: i === 1 || i === 2 ? 'num' : undefined }, c)))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            ['Category', 'Last hour', 'Total', 'Trend', 'Jobs'].map((c, i) =>
+              h('th', { scope: 'col', class: i === 1 || i === 2 ? 'num' : undefined }, c),
+            ),
+          ),
+        ),
         h('tbody', null, rows),
       ),
     ),
@@ -84,7 +97,15 @@ function byQueue(rows) {
         'table',
         null,
         h('caption', { class: 'visually-hidden' }, 'Errors per queue and category'),
-        h('thead', null, h('tr', null, ['Queue', 'Category', 'Last hour', 'Total'].map((c, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : undefined }, c)))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            ['Queue', 'Category', 'Last hour', 'Total'].map((c, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : undefined }, c)),
+          ),
+        ),
         h(
           'tbody',
           null,
@@ -92,7 +113,11 @@ function byQueue(rows) {
             h(
               'tr',
               null,
-              h('th', { scope: 'row' }, h('a', { href: failedJobsLink(r.category, { task_type: r.task_type, model_profile: r.model_profile }) }, r.queue)),
+              h(
+                'th',
+                { scope: 'row' },
+                h('a', { href: failedJobsLink(r.category, { task_type: r.task_type, model_profile: r.model_profile }) }, r.queue),
+              ),
               h('td', null, h('code', null, r.category)),
               h('td', { class: 'num' }, fmtInt(r.last_hour)),
               h('td', { class: 'num' }, fmtInt(r.total)),

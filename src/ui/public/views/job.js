@@ -28,7 +28,13 @@ export function mount(root, [id]) {
 
   /** @param {'retry' | 'cancel'} action @param {any} job */
   async function act(action, job) {
-    if (job.status === 'running' && !window.confirm(`This job is running on ${job.worker_id}. ${action === 'retry' ? 'Retry' : 'Cancel'} it and revoke the worker's lease?`)) return;
+    if (
+      job.status === 'running' &&
+      !window.confirm(
+        `This job is running on ${job.worker_id}. ${action === 'retry' ? 'Retry' : 'Cancel'} it and revoke the worker's lease?`,
+      )
+    )
+      return;
     if (action === 'cancel' && job.status === 'pending' && !window.confirm('Cancel this job? It will not run.')) return;
     outcome.className = 'outcome';
     outcome.textContent = action === 'retry' ? 'Retrying…' : 'Cancelling…';
@@ -53,8 +59,23 @@ function actions(job, act) {
     'div',
     { class: 'job-actions' },
     h('p', { class: 'job-status' }, 'Status: ', statusBadge(job.status)),
-    h('button', { type: 'button', data: { key: 'retry' }, disabled: !canRetry, 'aria-describedby': 'actions-hint', onclick: () => act('retry', job) }, 'Retry'),
-    h('button', { type: 'button', class: 'danger', data: { key: 'cancel' }, disabled: !canCancel, 'aria-describedby': 'actions-hint', onclick: () => act('cancel', job) }, 'Cancel'),
+    h(
+      'button',
+      { type: 'button', data: { key: 'retry' }, disabled: !canRetry, 'aria-describedby': 'actions-hint', onclick: () => act('retry', job) },
+      'Retry',
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        data: { key: 'cancel' },
+        disabled: !canCancel,
+        'aria-describedby': 'actions-hint',
+        onclick: () => act('cancel', job),
+      },
+      'Cancel',
+    ),
     h('p', { id: 'actions-hint', class: 'muted small' }, 'Retry: failed or running jobs. Cancel: pending or running jobs.'),
   );
 }
@@ -65,7 +86,14 @@ function summary(job) {
   const rows = [
     ['Owner service', job.owner_service],
     ['Owner ref', job.owner_ref],
-    ['Queue', h('a', { href: `#/jobs?task_type=${encodeURIComponent(job.task_type)}&model_profile=${encodeURIComponent(job.model_profile)}` }, `${job.task_type} / ${job.model_profile}`)],
+    [
+      'Queue',
+      h(
+        'a',
+        { href: `#/jobs?task_type=${encodeURIComponent(job.task_type)}&model_profile=${encodeURIComponent(job.model_profile)}` },
+        `${job.task_type} / ${job.model_profile}`,
+      ),
+    ],
     ['Priority', job.priority],
     ['Attempts', `${job.attempts} of ${job.max_attempts}`],
     ['Idempotency key', job.idempotency_key ?? '—'],
@@ -74,7 +102,8 @@ function summary(job) {
     ['Run after', time(job.run_after)],
     ['Updated', time(job.updated_at)],
   ];
-  if (job.callback_url) rows.push(['Callback', `${job.callback_url}${job.callback ? ` — ${job.callback.status}, ${job.callback.attempts} attempt(s)` : ''}`]);
+  if (job.callback_url)
+    rows.push(['Callback', `${job.callback_url}${job.callback ? ` — ${job.callback.status}, ${job.callback.attempts} attempt(s)` : ''}`]);
   return h(
     'section',
     { 'aria-labelledby': 'summary-title' },
@@ -107,10 +136,18 @@ function timeline(job) {
       ),
     );
   } else {
-    const now = job.status === 'running' ? `running on ${job.worker_id}` : `${job.status}, waiting for a worker${Date.parse(job.run_after) > Date.now() ? ' (not before the run-after time)' : ''}`;
+    const now =
+      job.status === 'running'
+        ? `running on ${job.worker_id}`
+        : `${job.status}, waiting for a worker${Date.parse(job.run_after) > Date.now() ? ' (not before the run-after time)' : ''}`;
     items.push(h('li', { data: { event: 'now' } }, h('strong', null, 'Now'), ` ${now}`));
   }
-  return h('section', { 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Timeline'), h('ol', { class: 'timeline' }, items));
+  return h(
+    'section',
+    { 'aria-labelledby': 'timeline-title' },
+    h('h2', { id: 'timeline-title' }, 'Timeline'),
+    h('ol', { class: 'timeline' }, items),
+  );
 }
 
 /** @param {any} a one entry of attempts_history */

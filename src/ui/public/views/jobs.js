@@ -36,19 +36,34 @@ export function mount(root) {
 /** @param {Record<string, string>} filters */
 function filterForm(filters) {
   const field = (/** @type {string} */ name, /** @type {string} */ label) =>
-    h('div', { class: 'field' }, h('label', { for: `f-${name}` }, label), h('input', { id: `f-${name}`, name, value: filters[name], autocomplete: 'off', spellcheck: 'false' }));
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: `f-${name}` }, label),
+      h('input', { id: `f-${name}`, name, value: filters[name], autocomplete: 'off', spellcheck: 'false' }),
+    );
   const status = h(
     'div',
     { class: 'field' },
     h('label', { for: 'f-status' }, 'Status'),
-    h('select', { id: 'f-status', name: 'status' }, h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s))),
+    h(
+      'select',
+      { id: 'f-status', name: 'status' },
+      h('option', { value: '' }, 'any'),
+      STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s)),
+    ),
   );
   const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filter jobs', onsubmit: onSubmit },
     TEXT_FILTERS.map(([name, label]) => field(name, label)),
     status,
-    h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '#/jobs', class: 'button secondary' }, 'Clear')),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'submit' }, 'Filter'),
+      h('a', { href: '#/jobs', class: 'button secondary' }, 'Clear'),
+    ),
   );
   return form;
 }
@@ -78,8 +93,16 @@ async function load(results, filters, cursor) {
     results.setAttribute('aria-busy', 'false');
     return;
   }
-  const title = h('h2', { id: 'results-title' }, `${fmtInt(page.jobs.length)} job${page.jobs.length === 1 ? '' : 's'}${page.next_cursor || cursor ? ' on this page' : ''}`);
-  results.replaceChildren(title, page.jobs.length ? jobsTable(page.jobs) : h('p', { class: 'muted' }, 'No jobs match these filters.'), pager(filters, cursor, page.next_cursor));
+  const title = h(
+    'h2',
+    { id: 'results-title' },
+    `${fmtInt(page.jobs.length)} job${page.jobs.length === 1 ? '' : 's'}${page.next_cursor || cursor ? ' on this page' : ''}`,
+  );
+  results.replaceChildren(
+    title,
+    page.jobs.length ? jobsTable(page.jobs) : h('p', { class: 'muted' }, 'No jobs match these filters.'),
+    pager(filters, cursor, page.next_cursor),
+  );
   results.setAttribute('aria-busy', 'false');
 }
 
@@ -93,7 +116,15 @@ function jobsTable(jobs) {
       'table',
       { class: 'jobs' },
       h('caption', { class: 'visually-hidden' }, 'Jobs, newest first'),
-      h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          cols.map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
       h(
         'tbody',
         null,

@@ -52,7 +52,9 @@ function renderTotals(stats) {
     h(
       'dl',
       { class: 'totals' },
-      items.map(([field, label, value]) => h('div', { class: 'total', data: { total: field } }, h('dt', null, label), h('dd', null, value))),
+      items.map(([field, label, value]) =>
+        h('div', { class: 'total', data: { total: field } }, h('dt', null, label), h('dd', null, value)),
+      ),
     ),
   ];
 }
@@ -85,7 +87,8 @@ function renderProviders(prov) {
 /** @param {any[]} queues */
 function renderQueues(queues) {
   const title = h('h2', { id: 'queues-title' }, 'Queues');
-  if (!queues.length) return [title, h('p', { class: 'muted' }, 'No queues yet: a queue appears with the first job of its task_type/model_profile.')];
+  if (!queues.length)
+    return [title, h('p', { class: 'muted' }, 'No queues yet: a queue appears with the first job of its task_type/model_profile.')];
   const cols = ['Queue', 'Ready', 'Delayed', 'Running', 'Completed (1 h)', 'Failed (1 h)', 'Oldest ready', 'Throughput'];
   const rows = queues.map((q) => {
     const rates = throughput.get(q.queue);
@@ -95,14 +98,23 @@ function renderQueues(queues) {
     return h(
       'tr',
       { data: { queue: q.queue } },
-      h('th', { scope: 'row' }, h('a', { href: link, data: { key: `queue:${q.queue}` } }, q.task_type, h('span', { class: 'muted' }, ' / '), q.model_profile)),
+      h(
+        'th',
+        { scope: 'row' },
+        h('a', { href: link, data: { key: `queue:${q.queue}` } }, q.task_type, h('span', { class: 'muted' }, ' / '), q.model_profile),
+      ),
       num('ready'),
       num('delayed'),
       num('running'),
       num('completed_last_hour'),
       num('failed_last_hour'),
       h('td', { class: 'num', data: { field: 'oldest_ready_age_seconds' } }, fmtAge(q.oldest_ready_age_seconds)),
-      h('td', { class: 'spark-cell', data: { field: 'throughput' } }, sparkline(rates, `${q.queue} jobs finished per minute, latest ${now}`), h('span', null, now)),
+      h(
+        'td',
+        { class: 'spark-cell', data: { field: 'throughput' } },
+        sparkline(rates, `${q.queue} jobs finished per minute, latest ${now}`),
+        h('span', null, now),
+      ),
     );
   });
   return [
@@ -114,7 +126,15 @@ function renderQueues(queues) {
         'table',
         { class: 'queues' },
         h('caption', { class: 'visually-hidden' }, 'Jobs per queue (task_type / model_profile)'),
-        h('thead', null, h('tr', null, cols.map((c, i) => h('th', { scope: 'col', class: i > 0 && i < 7 ? 'num' : undefined }, c)))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            cols.map((c, i) => h('th', { scope: 'col', class: i > 0 && i < 7 ? 'num' : undefined }, c)),
+          ),
+        ),
         h('tbody', null, rows),
       ),
     ),
