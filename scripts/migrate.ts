@@ -4,11 +4,11 @@
 // A service started with MIGRATE_ON_START=false turns ready once this has run.
 import path from 'node:path';
 import { configOrExit, loadConfig } from '../src/config.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../src/dev/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
 import { createLogger } from '../src/http/request-log.ts';
-import { migrateBoss } from '../src/queue/boss.ts';
+import { migrateBoss } from '../src/pgboss/boss.ts';
 
 const config = configOrExit(loadConfig, process.env);
 

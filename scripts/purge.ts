@@ -7,11 +7,11 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configOrExit, loadConfig } from '../src/config.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../src/dev/embedded.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
-import { PURGE_BATCH_ROWS, Purger, retentionPolicy } from '../src/jobs/purge.ts';
+import { PURGE_BATCH_ROWS, Purger, retentionPolicy } from '../src/retention/purge.ts';
 import { parseDuration } from '../src/lib/units.ts';
-import type { QueueCount } from '../src/storage/purge.ts';
+import type { QueueCount } from '../src/retention/purge-store.ts';
 
 const USAGE = `usage: npm run purge -- [--dry-run] [--batch-size N] [--max-time DURATION]
   --dry-run          print what would be deleted (per queue and status), delete nothing

@@ -7,7 +7,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { type AccessControl, createAccessControl } from './auth/access.ts';
 import type { Config } from './config.ts';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './dev/embedded.ts';
 import { migrate, pendingMigrations } from './db/migrate.ts';
 import { createPool, maskDatabaseUrl, type Pool } from './db/pool.ts';
 import { createApp } from './http/app.ts';
@@ -15,15 +15,19 @@ import { healthRoutes, type Readiness } from './http/health.ts';
 import { closeHttp, listenHttp, serverUrl } from './http/listen.ts';
 import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
-import { Purger, retentionPolicy } from './jobs/purge.ts';
+import { Purger, retentionPolicy } from './retention/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
-import { setupMetrics } from './metrics/index.ts';
+import { createMetrics } from './metrics/metrics.ts';
+import { metricsRoutes } from './metrics/routes.ts';
+import { metricsJobEvents } from './jobs/metrics.ts';
+import { registerQueueGauges } from './stats/metrics.ts';
+import { metricsWebhookEvents } from './webhooks/metrics.ts';
 import { providerRoutes } from './providers/routes.ts';
 import { ProviderStatusService } from './providers/status.ts';
-import { bossInstalled, QueueRegistry, startBoss } from './queue/boss.ts';
-import { Leader } from './queue/leader.ts';
-import { maintenanceTasks } from './queue/maintenance.ts';
-import { Waiters } from './queue/waiters.ts';
+import { bossInstalled, QueueRegistry, startBoss } from './pgboss/boss.ts';
+import { Leader } from './leader/leader.ts';
+import { maintenanceTasks } from './leader/tasks.ts';
+import { Waiters } from './jobs/waiters.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { uiRoutes } from './ui/routes.ts';
@@ -105,14 +109,15 @@ async function startOnDatabase(
     pollMs: config.webhookPollMs,
   };
   const stats = new StatsService(pool);
-  const metrics = setupMetrics(stats, logger, config.metricsToken);
+  const metrics = createMetrics();
+  registerQueueGauges(metrics, stats, logger);
   let deliverer: WebhookDeliverer | undefined;
   const bringUp = async () => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
     const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
-    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metrics.webhookEvents);
+    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metricsWebhookEvents(metrics));
     deliverer.start();
     boss = b;
     schemaReady = true;
@@ -153,7 +158,7 @@ async function startOnDatabase(
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
     callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
-    events: metrics.events,
+    events: metricsJobEvents(metrics),
   });
 
   const leader: Leader = new Leader(
@@ -191,7 +196,7 @@ async function startOnDatabase(
   const app = createApp({
     config,
     logger,
-    openRoutes: [metrics.routes, healthRoutes(readiness), uiRoutes()],
+    openRoutes: [metricsRoutes(metrics, config.metricsToken), healthRoutes(readiness), uiRoutes()],
     authenticate: auth.middleware,
     before: [
       (req, _res, next) =>

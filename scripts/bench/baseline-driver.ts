@@ -11,7 +11,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { uuidv7 } from '../../src/lib/ids.ts';
 import { withTransaction } from '../../src/db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, bossDb } from '../../src/queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, bossDb } from '../../src/pgboss/boss.ts';
 import type { ClaimedJob, Driver, QueueRef } from './driver.ts';
 import { INPUT, OWNER_SERVICE, queueName } from './driver.ts';
 import { sleep } from './load.ts';

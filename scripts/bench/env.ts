@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
-import { freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
-import { migrateBoss } from '../../src/queue/boss.ts';
+import { migrateBoss } from '../../src/pgboss/boss.ts';
 import { OWNER_SERVICE } from './driver.ts';
 
 /** Throwaway tokens for the bench's own service (random per run). */

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
-import { freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
-import { migrateBoss } from '../../src/queue/boss.ts';
+import { migrateBoss } from '../../src/pgboss/boss.ts';
 import type { PurgeBenchContext } from './purge-scenario.ts';
 import type { Metric } from './scenario.ts';
 

@@ -15,7 +15,7 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type pg from 'pg';
 import { Pool } from 'undici';
-import { Purger } from '../../src/jobs/purge.ts';
+import { Purger } from '../../src/retention/purge.ts';
 import { seedJobs } from './purge-seed.ts';
 import type { Metric } from './scenario.ts';
 

@@ -1,5 +1,5 @@
 // Bulk-writes jobs straight into both stores in the shape the service's own
-// statements leave them (src/storage/jobs-create.ts, jobs-claim.ts, jobs-settle.ts):
+// statements leave them (src/jobs/create-store.ts, claim-store.ts, settle-store.ts):
 // a `jobs` row, its pg-boss row with the matching state, and, for finished jobs, one
 // job_attempts row. Used by the purge benchmark and the retention tests to build
 // backlogs of a size the API would take minutes to produce. The queue must already

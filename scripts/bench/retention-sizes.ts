@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { createLogger } from '../../src/http/request-log.ts';
 import { startService } from '../../src/server.ts';
 import { seedJobs } from './purge-seed.ts';

@@ -1,7 +1,7 @@
 // Fast seeding with generate_series: one statement per chunk writes the `jobs`
 // rows, their attempt records and the mirrored pg-boss rows, the same shape the
-// service's own SQL writes (src/storage/jobs-create.ts, jobs-claim.ts,
-// jobs-settle.ts): pg-boss row id = job id, name = queue, data = owner fields,
+// service's own SQL writes (src/jobs/create-store.ts, claim-store.ts,
+// settle-store.ts): pg-boss row id = job id, name = queue, data = owner fields,
 // retry_limit = max_attempts - 1, retry_count = attempts - 1, expire 86400 s,
 // deletion_seconds 0, keep_until 'infinity', start_after = run_after,
 // created_on = created_at. The jobs triggers count the rows as they go in.
@@ -9,7 +9,7 @@
 // Ids are UUIDv7 from PostgreSQL 18's uuidv7(shift), shifted to each row's
 // created_at, so id order is creation order as it is for real jobs.
 import type pg from 'pg';
-import { PGBOSS_SCHEMA } from '../../src/queue/boss.ts';
+import { PGBOSS_SCHEMA } from '../../src/pgboss/boss.ts';
 import type { QueueRef } from './driver.ts';
 import { INPUT, OWNER_SERVICE } from './driver.ts';
 

@@ -2,7 +2,7 @@
 // Files in ./migrations are applied in name order, each in its own transaction,
 // and recorded in schema_migrations. A session advisory lock serialises replicas
 // that start at once: the second waits, then finds nothing left to do.
-// pg-boss installs and migrates its own schema (`pgboss`) in queue/boss.ts.
+// pg-boss installs and migrates its own schema (`pgboss`) in pgboss/boss.ts.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from './pool.ts';

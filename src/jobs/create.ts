@@ -7,8 +7,8 @@ import { withTransaction } from '../db/pool.ts';
 import { conflict } from '../http/problem.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { canonicalJson, sha256 } from '../lib/json.ts';
-import { findByIdempotencyKeys, insertJobs, type NewJob } from '../storage/jobs-create.ts';
-import type { JobRow } from '../storage/job-row.ts';
+import { findByIdempotencyKeys, insertJobs, type NewJob } from './create-store.ts';
+import type { JobRow } from './job-row.ts';
 import type { JobCreateBody } from './validate.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;

@@ -1,6 +1,6 @@
 // Domain events reported after a state change commits. Metrics implement this;
 // the service does not know who listens.
-import type { JobRow } from '../storage/job-row.ts';
+import type { JobRow } from './job-row.ts';
 
 export interface JobEvents {
   created(jobs: JobRow[]): void;

@@ -4,18 +4,18 @@
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { badRequest, conflict, HttpError, notFound } from '../http/problem.ts';
-import type { QueueRegistry } from '../queue/boss.ts';
-import type { Waiters } from '../queue/waiters.ts';
-import { cancelJob, retryJob } from '../storage/jobs-admin.ts';
-import { type ClaimedRow, type ClaimParams, claimJobs } from '../storage/jobs-claim.ts';
-import { getAttempts, getJob, type ListFilter, listJobs } from '../storage/jobs-read.ts';
-import { type Backoff, type Completion, completeJobs, failJob, heartbeat, leaseOutcome } from '../storage/jobs-settle.ts';
-import type { JobRow } from '../storage/job-row.ts';
+import type { QueueRegistry } from '../pgboss/boss.ts';
+import type { Waiters } from './waiters.ts';
+import { cancelJob, retryJob } from './admin-store.ts';
+import { type ClaimedRow, type ClaimParams, claimJobs } from './claim-store.ts';
+import { getAttempts, getJob, type ListFilter, listJobs } from './read-store.ts';
+import { type Backoff, type Completion, completeJobs, failJob, heartbeat, leaseOutcome } from './settle-store.ts';
+import type { JobRow } from './job-row.ts';
 import { type CreateResult, createJobs, toNewJob } from './create.ts';
 import { type JobEvents, noEvents } from './events.ts';
 import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
 import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
-import { latestDelivery } from '../storage/webhooks.ts';
+import { latestDelivery } from '../webhooks/store.ts';
 
 export const MESSAGE_MAX_CHARS = 4000;
 /** Categories a failure is not retried for unless the worker says otherwise. */

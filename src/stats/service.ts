@@ -1,7 +1,7 @@
 // Shapes the counters into the /stats document: per queue, totals, and errors.
-// Every figure comes from one read (one snapshot): see src/storage/stats.ts.
+// Every figure comes from one read (one snapshot): see stats/store.ts.
 import type { Queryable } from '../db/pool.ts';
-import { type CounterRow, type QueueRow, readStats } from '../storage/stats.ts';
+import { type CounterRow, type QueueRow, readStats } from './store.ts';
 
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 const SUMMED = [

@@ -10,8 +10,8 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { type Pool, withTransaction } from '../db/pool.ts';
-import { bossDb } from '../queue/boss.ts';
-import { delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from '../storage/webhooks.ts';
+import { bossDb } from '../pgboss/boss.ts';
+import { delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from './store.ts';
 import { type AttemptResult, postWebhook } from './http-post.ts';
 import { signatureHeader } from './signature.ts';
 

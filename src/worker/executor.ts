@@ -1,6 +1,6 @@
 // The one interface an executor implements, and how it plugs into the worker.
 // An executor turns a job's `input` into a `result`, or throws a ProviderError
-// (src/providers/errors.ts) whose category the worker reports. Adding one is a
+// (worker/providers/errors.ts) whose category the worker reports. Adding one is a
 // file under src/worker/executors/ exporting an ExecutorPlugin, plus its entry
 // in EXECUTORS (src/worker/config.ts).
 import type { Logger } from 'pino';

@@ -11,7 +11,7 @@
 // the lease lasts: after that the service has already settled the attempt.
 import type { Logger } from 'pino';
 import { type AiServiceClient, ApiError, type Body, type ClaimedJob, type Job } from '../client/index.ts';
-import { fromThrown, ProviderError } from '../providers/errors.ts';
+import { fromThrown, ProviderError } from './providers/errors.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import type { Executor, JsonObject } from './executor.ts';
 

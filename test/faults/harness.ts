@@ -8,11 +8,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
-import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
-import { migrateBoss } from '../../src/queue/boss.ts';
+import { migrateBoss } from '../../src/pgboss/boss.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
 import supertest from 'supertest';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
-import { postgresUserIds, processAlive, readLock } from '../../src/db/postmaster.ts';
+import { startEmbeddedPostgres } from '../../src/dev/embedded.ts';
+import { postgresUserIds, processAlive, readLock } from '../../src/dev/postmaster.ts';
 import { jobBody } from '../support/service.ts';
 import { cleanup, expectReady, postgresPid, spawnService, tempDir } from './processes.ts';
 

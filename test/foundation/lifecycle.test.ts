@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { processAlive } from '../../src/db/postmaster.ts';
+import { processAlive } from '../../src/dev/postmaster.ts';
 import { jobBody } from '../support/service.ts';
 import { type Child, cleanup, expectReady, postgresPid, spawnService, tempDir } from './processes.ts';
 

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { loadMigrations, migrate, pendingMigrations } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
-import { bossInstalled, migrateBoss } from '../../src/queue/boss.ts';
+import { bossInstalled, migrateBoss } from '../../src/pgboss/boss.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { jobBody, setup, type TestService } from '../support/service.ts';
 import { cleanup, ROOT, spawnService } from './processes.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { processAlive, readLock, stopPid } from '../../src/db/postmaster.ts';
+import { processAlive, readLock, stopPid } from '../../src/dev/postmaster.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import express from 'express';
 import pg from 'pg';
 import supertest from 'supertest';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { errorHandler } from '../../src/http/errors.ts';
 import { healthRoutes, type Readiness } from '../../src/http/health.ts';
 import { createTestDatabase } from '../support/database.ts';

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type pg from 'pg';
 import { findViolations } from '../../scripts/check-consistency.ts';
-import { reapExpiredLeases } from '../../src/storage/leases.ts';
+import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import type { TestService } from '../support/service.ts';
 
 export const PROFILE = 'qwen2.5-14b';

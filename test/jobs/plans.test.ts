@@ -4,12 +4,12 @@
 import { expect } from 'chai';
 import type pg from 'pg';
 import type { Queryable } from '../../src/db/pool.ts';
-import { cancelJob, retryJob } from '../../src/storage/jobs-admin.ts';
-import { claimJobs } from '../../src/storage/jobs-claim.ts';
-import { findByIdempotencyKeys } from '../../src/storage/jobs-create.ts';
-import { getJob, listJobs } from '../../src/storage/jobs-read.ts';
-import { completeJobs, failJob, heartbeat } from '../../src/storage/jobs-settle.ts';
-import { reapExpiredLeases } from '../../src/storage/leases.ts';
+import { cancelJob, retryJob } from '../../src/jobs/admin-store.ts';
+import { claimJobs } from '../../src/jobs/claim-store.ts';
+import { findByIdempotencyKeys } from '../../src/jobs/create-store.ts';
+import { getJob, listJobs } from '../../src/jobs/read-store.ts';
+import { completeJobs, failJob, heartbeat } from '../../src/jobs/settle-store.ts';
+import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import { jobBody, useService } from '../support/service.ts';
 import { expectConsistent } from './helpers.ts';
 

@@ -1,11 +1,11 @@
 // The metrics module without a service: the category cap and the scrape-time
 // stats read (one read per SCRAPE_CACHE_MS, shared by concurrent scrapes).
 import { expect } from 'chai';
-import { metricsJobEvents } from '../../src/metrics/job-events.ts';
+import { metricsJobEvents } from '../../src/jobs/metrics.ts';
 import { CATEGORY_LABELS_MAX, createMetrics } from '../../src/metrics/metrics.ts';
-import { registerQueueGauges } from '../../src/metrics/queue-gauges.ts';
+import { registerQueueGauges } from '../../src/stats/metrics.ts';
 import type { StatsService } from '../../src/stats/service.ts';
-import type { JobRow } from '../../src/storage/job-row.ts';
+import type { JobRow } from '../../src/jobs/job-row.ts';
 import { captureLogger } from '../support/service.ts';
 import { parseExposition, value } from './exposition.ts';
 

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { PgBoss } from 'pg-boss';
 import { createLogger } from '../../src/http/request-log.ts';
-import { startBoss } from '../../src/queue/boss.ts';
+import { startBoss } from '../../src/pgboss/boss.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { ageJobs, expectConsistent } from './support.ts';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PURGED_METRIC } from '../../src/jobs/purge-metrics.ts';
+import { PURGED_METRIC } from '../../src/retention/metrics.ts';
 import { parseExposition, value } from '../metrics/exposition.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { rollupStats } from '../../src/storage/stats.ts';
+import { rollupStats } from '../../src/stats/store.ts';
 import { jobBody, useService } from '../support/service.ts';
 import { waitFor } from './helpers.ts';
 import { FILLED, fillQueue } from './scenario.ts';

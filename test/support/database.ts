@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/http/request-log.ts';
-import { migrateBoss } from '../../src/queue/boss.ts';
+import { migrateBoss } from '../../src/pgboss/boss.ts';
 
 const TEMPLATE = 'ai_service_template';
 let serverUrl: string | undefined;

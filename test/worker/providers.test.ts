@@ -1,8 +1,8 @@
 // The provider error mapping, through the real LLM client against a real HTTP
 // server on 127.0.0.1: each way a call can fail lands in its category.
 import { expect } from 'chai';
-import { type ErrorCategory, ProviderError, parseRetryAfter } from '../../src/providers/errors.ts';
-import { LlmClient } from '../../src/providers/llm.ts';
+import { type ErrorCategory, ProviderError, parseRetryAfter } from '../../src/worker/providers/errors.ts';
+import { LlmClient } from '../../src/worker/providers/llm.ts';
 import { completion, freePort, sendJson, type StubServer, stubServer } from './support.ts';
 
 describe('provider error mapping', () => {

@@ -8,8 +8,8 @@
 //         (`parsed` when JSON output was requested and the content parses)
 import { DURATION, type Env, list, read, url } from '../../config.ts';
 import { parseDuration, redactUrl } from '../../lib/units.ts';
-import { invalidInput } from '../../providers/errors.ts';
-import { type ChatRequest, LlmClient } from '../../providers/llm.ts';
+import { invalidInput } from '../providers/errors.ts';
+import { type ChatRequest, LlmClient } from '../providers/llm.ts';
 import type { Executor, ExecutorPlugin, JobContext, JsonObject } from '../executor.ts';
 import { inputChecker } from './validate.ts';
 

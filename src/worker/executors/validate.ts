@@ -3,7 +3,7 @@
 // (field path and rule), never retried.
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { invalidInput } from '../../providers/errors.ts';
+import { invalidInput } from '../providers/errors.ts';
 import type { JsonObject } from '../executor.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

@@ -6,8 +6,8 @@
 //           duration_seconds, latency_ms }
 import { BYTES, DURATION, type Env, list, read, url } from '../../config.ts';
 import { parseBytes, parseDuration, redactUrl } from '../../lib/units.ts';
-import { invalidInput } from '../../providers/errors.ts';
-import { type AsrOptions, downloadAudio, WhisperxClient } from '../../providers/whisperx.ts';
+import { invalidInput } from '../providers/errors.ts';
+import { type AsrOptions, downloadAudio, WhisperxClient } from '../providers/whisperx.ts';
 import type { Executor, ExecutorPlugin, JobContext, JsonObject } from '../executor.ts';
 import { inputChecker } from './validate.ts';
 

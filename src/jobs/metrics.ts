@@ -2,9 +2,9 @@
 // this turns it into counter increments and histogram observations. Durations
 // come from the database's own timestamps on the returned rows, so they do not
 // depend on this replica's clock.
-import type { JobEvents } from '../jobs/events.ts';
-import type { JobRow } from '../storage/job-row.ts';
-import { CATEGORY_LABELS_MAX, type Metrics } from './metrics.ts';
+import type { JobEvents } from './events.ts';
+import type { JobRow } from './job-row.ts';
+import { CATEGORY_LABELS_MAX, type Metrics } from '../metrics/metrics.ts';
 
 type Labelled = Pick<JobRow, 'task_type' | 'model_profile'>;
 

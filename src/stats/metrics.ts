@@ -5,10 +5,10 @@
 // it never counts job rows except delayed ones, through a partial index.
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { registerPurgedCounter } from '../jobs/purge-metrics.ts';
+import { registerPurgedCounter } from '../retention/metrics.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
-import type { QueueStats, StatsService } from '../stats/service.ts';
-import { type Metrics, PREFIX } from './metrics.ts';
+import type { QueueStats, StatsService } from './service.ts';
+import { type Metrics, PREFIX } from '../metrics/metrics.ts';
 
 export const SCRAPE_CACHE_MS = 1000;
 

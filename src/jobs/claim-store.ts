@@ -16,7 +16,7 @@
 // statement commits; a concurrent claimer skips them meanwhile, which costs it order,
 // never correctness.
 import type { Queryable } from '../db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../pgboss/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 export interface ClaimParams {

@@ -3,7 +3,7 @@
 // the caller's signal (job shutdown, lease lost) aborts it too and its reason is
 // rethrown unchanged, so the caller can tell "we stopped" from "it timed out".
 import { type Dispatcher, type FormData, request } from 'undici';
-import { readCapped } from '../lib/read-capped.ts';
+import { readCapped } from '../../lib/read-capped.ts';
 import { fromStatus, fromThrown, ProviderError } from './errors.ts';
 
 export interface ProviderCall {

@@ -4,7 +4,7 @@
 // the matching state whatever it was (so these also repair a row pg-boss's backstop
 // moved); ai_assert only insists that it exists.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `

@@ -6,7 +6,7 @@
 // Runs on the leader replica (src/server.ts) and from `npm run purge`.
 import type { Config } from '../config.ts';
 import type { Queryable } from '../db/pool.ts';
-import { CURSOR_START, countExpired, PURGEABLE_STATUSES, type PurgeableStatus, purgeBatch, type QueueCount } from '../storage/purge.ts';
+import { CURSOR_START, countExpired, PURGEABLE_STATUSES, type PurgeableStatus, purgeBatch, type QueueCount } from './purge-store.ts';
 
 /** Rows per batch: each batch is one short transaction holding only these row locks. */
 export const PURGE_BATCH_ROWS = 1000;

@@ -5,7 +5,7 @@
 // It also reconciles: if pg-boss's own backstop expiry (or anything else) moved a
 // job we hold as running, the lease is ended now so the reaper settles it our way.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
 
 export const LEASE_EXPIRED_ERROR = { category: 'lease_expired', message: 'the lease expired before the job was completed' };
 

@@ -1,6 +1,6 @@
 // pg-boss owns the `pgboss` schema, queue definitions and its maintenance loop.
 // Our hot paths write pgboss.job rows directly in the same statement as `jobs`
-// (src/storage), so this module only starts pg-boss and creates queues.
+// (the features' *-store.ts modules), so this module only starts pg-boss and creates queues.
 //
 // Queue settings chosen so pg-boss never acts behind our back on a job we still hold:
 // - expireInSeconds 86400 (the maximum): a backstop far beyond any lease; the lease

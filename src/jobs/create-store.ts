@@ -1,9 +1,9 @@
 // Creating jobs: one statement inserts the `jobs` rows and their pg-boss rows
 // together (a data-modifying CTE is atomic), so a create costs one round trip.
 // The pg-boss row mirrors what pg-boss's own insert() writes for a standard queue,
-// except keep_until = 'infinity' and deletion_seconds = 0 (see queue/boss.ts).
+// except keep_until = 'infinity' and deletion_seconds = 0 (see pgboss/boss.ts).
 import type { Queryable } from '../db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../pgboss/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 export interface NewJob {

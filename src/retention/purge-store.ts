@@ -15,8 +15,8 @@
 // The status is a literal in each statement (never a parameter) so the planner can
 // always prove the partial index predicate, even for a cached generic plan.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../queue/boss.ts';
-import { WEBHOOK_QUEUE } from './webhooks.ts';
+import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 
 export const PURGEABLE_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type PurgeableStatus = (typeof PURGEABLE_STATUSES)[number];

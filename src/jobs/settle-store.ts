@@ -6,7 +6,7 @@
 // nothing, so the worker gets 409 and the reaper reconciles the row. ai_assert
 // aborts the statement if pg-boss changes between the check and the write.
 import type { Queryable } from '../db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../queue/boss.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../pgboss/boss.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const FENCE = `p.name = j.queue AND p.id = j.id AND p.state = 'active' AND p.retry_count = j.attempts - 1`;

@@ -5,10 +5,10 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
-import type { Purger } from '../jobs/purge.ts';
+import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
-import { reapExpiredLeases, reconcileRunning } from '../storage/leases.ts';
-import { rollupStats } from '../storage/stats.ts';
+import { reapExpiredLeases, reconcileRunning } from '../jobs/lease-reaper.ts';
+import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
 /** pg-boss's default supervise interval. */
