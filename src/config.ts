@@ -50,7 +50,7 @@ export interface Config {
   retentionFailedMs: number;
   retentionCancelledMs: number;
   purgeIntervalMs: number;
-  // issue 2 (service foundation)
+  // Graceful shutdown
   shutdownDelayMs: number;
 }
 
@@ -171,7 +171,7 @@ export function loadConfig(env: Env): Config {
     webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
     webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
     webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
-    // Issue 10: 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
+    // 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
     webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${POSITIVE_DURATION}, or 0`),
     webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, POSITIVE_DURATION),
     webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, POSITIVE_DURATION),
@@ -179,7 +179,7 @@ export function loadConfig(env: Env): Config {
     retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
     retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
-    // issue 2 (service foundation): keep serving with /readyz 503 this long after SIGTERM,
+    // Keep serving with /readyz 503 this long after SIGTERM,
     // so load balancers stop routing here before the listener closes.
     shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
   };

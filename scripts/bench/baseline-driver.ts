@@ -1,5 +1,5 @@
 // The baseline: the same dual-store work done in-process with pg and the pg-boss
-// API, each state change one transaction on one pooled client (notes §13):
+// API, each state change one transaction on one pooled client:
 //   create   = INSERT jobs row + boss.send (or boss.insert for a batch)
 //   claim    = boss.fetch + UPDATE jobs / INSERT job_attempts
 //   complete = boss.complete (fenced {id, retryCount}, whole claim at once) + UPDATE jobs / job_attempts

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [--scenario N] [--profile] [--node-option=<flag>]`
 //
 // Measures the service over real HTTP against the same work done in-process with
-// pg + pg-boss, in one run on one PostgreSQL server (README "Performance").
+// pg + pg-boss, in one run on one PostgreSQL server (scripts/bench/README.md).
 // --quick runs every scenario at toy sizes in a few seconds (CI: it keeps the
 // harness working and asserts nothing about speed). --profile starts the service
 // with --cpu-prof, writing a .cpuprofile to bench/results/profiles/ at exit.
@@ -32,8 +32,8 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
   6: { title: 'GET /api/v1/stats with 1,000,000 jobs', run: statsLatency },
   7: { title: 'long-poll wake-up latency', run: wakeLatency },
   8: { title: 'service RSS at the end of the run', run: serviceMemory },
-  // The retention purge's cost to workers (scripts/bench/purge-scenario.ts, retention's
-  // issue). Not part of the default run: it seeds its own 1,000,000 jobs and purges
+  // The retention purge's cost to workers (scripts/bench/purge-scenario.ts).
+  // Not part of the default run: it seeds its own 1,000,000 jobs and purges
   // every completed job older than 30 minutes, so run it alone (or in --quick).
   9: {
     title: 'purge 1,000,000 expired jobs while 8 workers claim and complete',
@@ -50,7 +50,7 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
 const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
 /** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
 const BASELINE_POOL_SIZE = 20;
-/** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan (notes §13). */
+/** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan. */
 const WARM_JOBS = { full: 20, quick: 2 };
 
 const { values: args } = parseArgs({

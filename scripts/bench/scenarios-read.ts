@@ -12,7 +12,7 @@ const WAKE_TIME_MS = { full: 30_000, quick: 3000 };
 const MIB = 1024 * 1024;
 
 // Exact live counts per queue straight from pg-boss's table (pg-boss's own
-// getQueueStats serves a cache refreshed at most once a minute; notes §7).
+// getQueueStats serves a cache refreshed at most once a minute).
 const LIVE_COUNTS = `
 SELECT name, count(*) FILTER (WHERE state < 'active' AND start_after <= now()) AS ready,
        count(*) FILTER (WHERE state < 'active' AND start_after > now()) AS deferred,

@@ -101,7 +101,7 @@ export async function seedJobs(db: pg.Pool, queues: QueueRef[], total: number, m
   }
 }
 
-/** Fresh statistics and a clean visibility map, so plans are those of a settled table (notes §13). */
+/** Fresh statistics and a clean visibility map, so plans are those of a settled table. */
 export async function vacuumAnalyze(db: pg.Pool): Promise<void> {
   await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_stat_deltas, job_stats');
   await db.query(`VACUUM (ANALYZE) ${PGBOSS_SCHEMA}.job_common`);

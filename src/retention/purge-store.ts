@@ -4,7 +4,7 @@
 // webhook_deliveries rows go by ON DELETE CASCADE; the pg-boss jobs of those
 // deliveries (queue `webhooks`, which pg-boss never deletes: deletion_seconds 0) go
 // in the same statement, and a deliverer holding one finds the delivery gone
-// (src/webhooks/deliverer.ts). The jobs DELETE trigger (migration 002, fixed by 004)
+// (src/webhooks/deliverer.ts). The jobs DELETE trigger (migration 002, jobs_count_delete)
 // decrements the status counters and counts `purged` per queue in the same transaction.
 //
 // One call = one batch = one short autocommit transaction bounded by `limit` rows.

@@ -66,6 +66,6 @@ export function registerQueueGauges(m: Metrics, stats: StatsService, logger: Log
       for (const q of queues ?? []) if (q.oldest_ready_age_seconds !== null) g.set(queueLabels(q), q.oldest_ready_age_seconds);
     },
   );
-  // Retention purge (issue 11): a counter, read from the same cached stats.
+  // The retention purge's counter, read from the same cached stats.
   registerPurgedCounter(m.registry, () => cache.get());
 }

@@ -1,4 +1,4 @@
-// Worker configuration (issue 5), read once from an env object by
+// Worker configuration, read once from an env object by
 // src/worker/main.ts with the same parsers and fail-fast errors as the
 // service's src/config.ts. Each executor reads its own provider variables
 // (see EXECUTORS); this module decides which profiles the worker serves.

@@ -32,7 +32,7 @@ describe('configuration', () => {
     expect(Object.isFrozen(c)).to.equal(true);
   });
 
-  it('reads the issue-2 variables', () => {
+  it('reads the listen, database, provider and log variables', () => {
     const c = loadConfig({
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '9090',

@@ -1,6 +1,6 @@
 -- The job lifecycle store. Each row mirrors one pg-boss job (same id, in the
 -- pg-boss queue named by `queue`); every state change writes both in one
--- statement or transaction (src/storage/jobs-*.ts).
+-- statement or transaction (src/jobs/*-store.ts).
 
 CREATE TABLE jobs (
   id               uuid PRIMARY KEY,          -- UUIDv7: time-ordered, so id order is creation order
@@ -41,7 +41,7 @@ CREATE UNIQUE INDEX jobs_idempotency_key_idx ON jobs (owner_service, idempotency
 -- owner_service filter, when given, is applied on the few rows found).
 CREATE INDEX jobs_owner_ref_idx ON jobs (owner_ref, id DESC);
 -- Claim: highest priority first, then oldest (id is time-ordered). The claim reads a
--- bounded range of this index per matching queue and merges them (storage/jobs-claim.ts);
+-- bounded range of this index per matching queue and merges them (src/jobs/claim-store.ts);
 -- an index led by model_profile could not serve `model_profile = ANY($1)` in order, and
 -- a sort over every pending row of a profile costs 20-80 ms at 100k pending.
 CREATE INDEX jobs_claim_idx ON jobs (queue, priority DESC, id) WHERE status = 'pending';

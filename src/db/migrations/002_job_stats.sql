@@ -32,7 +32,7 @@ CREATE FUNCTION jobs_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO job_stat_deltas (queue, key, bucket, n)
   SELECT queue, 'status:' || status, '-infinity', count(*) FROM new_rows GROUP BY 1, 2;
-  -- Wake long-polling claimers (src/queue/waiters.ts); delivered at commit.
+  -- Wake long-polling claimers (src/jobs/waiters.ts); delivered at commit.
   PERFORM pg_notify('ai_service_jobs', q)
   FROM (SELECT DISTINCT queue AS q FROM new_rows WHERE status = 'pending' AND run_after <= now()) s;
   RETURN NULL;

@@ -50,7 +50,7 @@ BEGIN
   VALUES (delivery, NEW.id, 'job.' || NEW.status, NEW.callback_url,
           jsonb_build_object('type', 'job.' || NEW.status, 'timestamp', api_ts(now()), 'data', job_json(NEW)));
   -- Retry settings come from the `webhooks` queue (set from WEBHOOK_* config at start),
-  -- as pg-boss's own insert does; the rest mirrors src/storage/jobs-create.ts.
+  -- as pg-boss's own insert does; the rest mirrors src/jobs/create-store.ts.
   INSERT INTO pgboss.job (id, name, data, state, retry_limit, retry_delay, retry_backoff, retry_delay_max,
                           expire_seconds, deletion_seconds, keep_until, policy)
   SELECT delivery, q.name, jsonb_build_object('delivery_id', delivery, 'job_id', NEW.id), 'created',
