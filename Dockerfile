@@ -1,6 +1,6 @@
 # Production image, two stages on the Node major the project pins (24).
 # It cannot be built in this repository's development/CI environment (no Docker
-# engine there), so it is kept minimal; see the README's Docker section.
+# engine there), so it is kept minimal; see src/config.md (Docker).
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./

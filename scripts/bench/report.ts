@@ -109,7 +109,7 @@ function printCpu(info: RunInfo, metrics: Metric[]): void {
   }
 }
 
-/** The same table in Markdown (for the README), with the CPU breakdown below it. */
+/** The same table in Markdown (for scripts/bench/README.md), with the CPU breakdown below it. */
 export function markdown(info: RunInfo, metrics: Metric[]): string {
   const head = ['#', 'metric', 'service', 'baseline', 'ratio', 'target', 'met'];
   const rows = tableRows(metrics, !info.quick).map((r) => `| ${r.join(' | ')} |`);

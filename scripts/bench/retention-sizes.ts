@@ -1,4 +1,4 @@
-// Disk per million jobs (README "Retention"): `node scripts/bench/retention-sizes.ts
+// Disk per million jobs (src/retention/README.md): `node scripts/bench/retention-sizes.ts
 // [--api-jobs N]`. Two measurements on a fresh embedded PostgreSQL:
 //  1. 1,000,000 completed jobs bulk-written in their final shape (purge-seed.ts):
 //     the floor, every page full;

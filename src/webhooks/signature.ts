@@ -17,7 +17,7 @@ export function signatureHeader(secrets: string[], id: string, timestamp: number
   return secrets.map((s) => `v1,${sign(s, id, timestamp, body)}`).join(' ');
 }
 
-/** Receiver-side check (used by tests; the README shows the same recipe). */
+/** Receiver-side check (used by tests; src/webhooks/README.md shows the same recipe). */
 export function verifySignature(
   secret: string,
   headers: { id: string; timestamp: string; signature: string },

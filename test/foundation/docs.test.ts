@@ -14,12 +14,19 @@ async function variablesRead(): Promise<Set<string>> {
   return names;
 }
 
-describe('README', () => {
+/** The documentation: README.md and every Markdown file under src/ and scripts/, as paths from the root. */
+async function docFiles(): Promise<string[]> {
+  const under = async (dir: string) =>
+    (await readdir(path.join(ROOT, dir), { recursive: true })).filter((f) => f.endsWith('.md')).map((f) => path.join(dir, f));
+  return ['README.md', ...(await under('src')), ...(await under('scripts'))];
+}
+
+describe('documentation', () => {
   it('documents every environment variable the code reads, in a table row', async () => {
     const names = await variablesRead();
-    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const docs = await Promise.all((await docFiles()).map((f) => readFile(path.join(ROOT, f), 'utf8')));
     expect(names).to.include.all.keys('DATABASE_URL', 'HTTP_PORT', 'MIGRATE_ON_START', 'SHUTDOWN_DELAY');
-    const documented = new Set([...readme.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set(docs.flatMap((text) => [...text.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1])));
     expect([...names].filter((n) => !documented.has(n))).to.deep.equal([]);
   });
 });

@@ -14,14 +14,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-/** The ```sql blocks of a README section, so the tests run the documented queries themselves. */
+/** The ```sql blocks of a section of src/db/README.md, so the tests run the documented queries themselves. */
 export function readmeSql(section: string): string[] {
-  const readme = readFileSync(path.join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(import.meta.dirname, '..', '..', 'src', 'db', 'README.md'), 'utf8');
   const start = readme.indexOf(`<!-- section: ${section} -->`);
-  if (start < 0) throw new Error(`README has no section ${section}`);
+  if (start < 0) throw new Error(`src/db/README.md has no section ${section}`);
   const end = readme.indexOf('<!-- section:', start + 1);
   const body = readme.slice(start, end < 0 ? undefined : end);
   const blocks = [...body.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
-  if (!blocks.length) throw new Error(`README section ${section} has no sql block`);
+  if (!blocks.length) throw new Error(`src/db/README.md section ${section} has no sql block`);
   return blocks;
 }

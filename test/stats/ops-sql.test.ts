@@ -3,7 +3,7 @@ import { jobBody, useService } from '../support/service.ts';
 import { readmeSql, waitFor } from './helpers.ts';
 import { fillQueue } from './scenario.ts';
 
-describe('ops SQL over pg-boss tables (README section ops-sql)', () => {
+describe('ops SQL over pg-boss tables (src/db/README.md section ops-sql)', () => {
   const { t, api } = useService();
 
   it('agrees with /api/v1/stats on every queue and state', async () => {

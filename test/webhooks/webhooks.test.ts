@@ -13,7 +13,7 @@ const ENV = {
   WEBHOOK_POLL_INTERVAL: '20ms',
 };
 
-// The receiver-side recipe from the README, written out independently of src/.
+// The receiver-side recipe from src/webhooks/README.md, written out independently of src/.
 function verify(secret: string, id: string, timestamp: string, signature: string, body: string): boolean {
   const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret);
   const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
