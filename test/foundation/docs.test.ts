@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -21,6 +22,13 @@ async function docFiles(): Promise<string[]> {
   return ['README.md', ...(await under('src')), ...(await under('scripts'))];
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchor = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
+
 describe('documentation', () => {
   it('documents every environment variable the code reads, in a table row', async () => {
     const names = await variablesRead();
@@ -28,5 +36,25 @@ describe('documentation', () => {
     expect(names).to.include.all.keys('DATABASE_URL', 'HTTP_PORT', 'MIGRATE_ON_START', 'SHUTDOWN_DELAY');
     const documented = new Set(docs.flatMap((text) => [...text.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1])));
     expect([...names].filter((n) => !documented.has(n))).to.deep.equal([]);
+  });
+
+  it('links only to files and headings that exist', async () => {
+    const files = await docFiles();
+    expect(files).to.include.members(['src/config.md', 'src/jobs/README.md', 'src/db/README.md', 'scripts/bench/README.md']);
+    const broken: string[] = [];
+    for (const f of files) {
+      const text = await readFile(path.join(ROOT, f), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        const [file, hash] = target.split('#');
+        const resolved = file ? path.join(path.dirname(f), file) : f;
+        if (!existsSync(path.join(ROOT, resolved))) broken.push(`${f}: ${target}`);
+        else if (hash) {
+          const headings = (await readFile(path.join(ROOT, resolved), 'utf8')).matchAll(/^#+ (.+)$/gm);
+          if (![...headings].some((h) => anchor(h[1]) === hash)) broken.push(`${f}: ${target}`);
+        }
+      }
+    }
+    expect(broken).to.deep.equal([]);
   });
 });
