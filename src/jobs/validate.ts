@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { SPEC_PATH } from '../http/app.ts';
 import { badRequest, type FieldError, HttpError, tooLarge } from '../http/problem.ts';
+import { isUuid } from '../lib/ids.ts';
 import { findJsonProblem } from '../lib/json.ts';
 
 export interface JobCreateBody {
@@ -92,6 +93,6 @@ export function checkBatchPayloads(inputs: unknown[], limits: PayloadLimits): vo
 }
 
 export function assertUuid(id: string): void {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+  if (!isUuid(id))
     throw new HttpError(400, 'validation_failed', 'id must be a UUID', { errors: [{ path: '/params/id', message: 'must be a UUID' }] });
 }
