@@ -5,7 +5,10 @@ import { Router } from 'express';
 import { assertMayCreate, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
 import { decodeCursor } from './read.ts';
 import type { JobService } from './service.ts';
-import { assertUuid, type JobCreateBody, mergeBatch } from './validate.ts';
+import { assertUuid, type JobCreateBody, mergeBatch, specDefaults } from './validate.ts';
+
+/** A retry's body is optional; without one it is a retry with the spec's defaults. */
+const RETRY_DEFAULTS = specDefaults('RetryRequest');
 
 export function jobRoutes(service: JobService): Router {
   const r = Router();
@@ -78,7 +81,7 @@ export function jobRoutes(service: JobService): Router {
   });
 
   r.post('/api/v1/jobs/:id/retry', async (req, res) => {
-    res.json(await service.admin.retry(req.params.id, req.body, ownerScope(req)));
+    res.json(await service.admin.retry(req.params.id, req.body ?? RETRY_DEFAULTS, ownerScope(req)));
   });
 
   r.post('/api/v1/jobs/:id/cancel', async (req, res) => {

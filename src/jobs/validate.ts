@@ -31,6 +31,19 @@ addFormats(ajv);
 ajv.addSchema({ $id: 'spec', components: spec.components });
 const validateJobCreate = ajv.getSchema('spec#/components/schemas/JobCreate')!;
 
+/**
+ * The defaults openapi.yaml gives the fields of a component schema, as the request
+ * validator fills them. Used where a body is optional and absent: the validator
+ * then has no object to fill, and the defaults must still come from the spec.
+ */
+export function specDefaults(schema: string): Record<string, unknown> {
+  const withDefaults = new Ajv({ strict: false, useDefaults: true });
+  withDefaults.addSchema({ $id: 'spec', components: spec.components });
+  const filled = {};
+  withDefaults.getSchema(`spec#/components/schemas/${schema}`)!(filled);
+  return filled;
+}
+
 function fieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {
   return (errors ?? [])
     .filter((e) => e.keyword !== 'allOf')
