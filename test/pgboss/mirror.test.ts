@@ -32,7 +32,7 @@ describe('pg-boss mirror (src/pgboss/mirror.ts)', () => {
     const claim = async () => (await api.claim({ worker_id: 'w', model_profiles: [profile] })).jobs[0];
     let c = await claim();
     expect((await stored(job.id)).state).to.equal(bossStateFor('running'));
-    await api.fail(job.id, { lease_token: c.lease_token, category: 'x', message: 'y' });
+    await api.fail(job.id, { lease_token: c.lease_token, category: 'x', message: 'y', retry_after_seconds: 0 });
     expect((await stored(job.id)).state).to.equal(bossStateFor('pending'));
     c = await claim();
     await api.complete(job.id, { lease_token: c.lease_token, result: {} });
