@@ -24,6 +24,10 @@ const DB_UNAVAILABLE_CODES = new Set([
 // A batch of invalid jobs could name thousands of fields; the first ones are enough to fix it.
 export const MAX_FIELD_ERRORS = 50;
 const DB_TIMEOUT_CODES = new Set(['57014', '55P03']); // query_canceled (statement_timeout), lock_not_available
+// A transaction PostgreSQL aborted to break a lock cycle or a serialization conflict:
+// nothing was written, so the client may simply send the same request again. Statements
+// lock rows in one global order (id) so these should not happen; if one does, it is 503.
+const DB_CONFLICT_CODES = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
 
 function isDbUnavailable(err: any): boolean {
   if (DB_UNAVAILABLE_CODES.has(err?.code)) return true;
@@ -61,6 +65,7 @@ export function toHttpError(err: any): HttpError {
   if (err?.expose === true && err.status >= 400 && err.status < 500)
     return new HttpError(err.status, 'malformed_body', 'request body could not be read');
   if (DB_TIMEOUT_CODES.has(err?.code)) return new HttpError(503, 'database_timeout', 'the database did not answer in time');
+  if (DB_CONFLICT_CODES.has(err?.code)) return new HttpError(503, 'database_conflict', 'the request collided with another; send it again');
   if (isDbUnavailable(err)) return new HttpError(503, 'database_unavailable', 'the database is unavailable');
   if (err?.code === '22P05' || (err?.code === '22P02' && /json/i.test(String(err?.message))))
     return new HttpError(400, 'validation_failed', 'JSON contains a value PostgreSQL cannot store');

@@ -2,9 +2,9 @@
 // which revokes its lease: the attempt is closed, so the worker's later calls with
 // that token match nothing and get 409. Our row decides: the pg-boss row is set to
 // the matching state whatever it was (so these also repair a row pg-boss's backstop
-// moved); ai_assert only insists that it exists.
+// moved); the assert only insists that it exists.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { bossFollow, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `
@@ -27,12 +27,8 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'revoked'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'retry', start_after = j.run_after, completed_on = NULL,
-    started_on = CASE WHEN j.attempts = 0 THEN NULL ELSE p.started_on END, retry_limit = j.max_attempts - 1
-  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
-)
-SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
+b AS (${bossFollow('j', { fenced: false })})
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'retry')}`;
 
 export async function retryJob(
   db: Queryable,
@@ -42,7 +38,6 @@ export async function retryJob(
   owners?: string[],
 ): Promise<JobRow | undefined> {
   const { rows } = await db.query(RETRY, [id, resetAttempts, delaySeconds, owners ?? null]);
-  if (rows[0]) delete rows[0].ok;
   return rows[0];
 }
 
@@ -61,14 +56,10 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'cancelled'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'cancelled', completed_on = now()
-  FROM j WHERE p.name = j.queue AND p.id = j.id RETURNING p.id
-)
-SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job state differs') AS ok FROM j`;
+b AS (${bossFollow('j', { fenced: false })})
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'cancel')}`;
 
 export async function cancelJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
   const { rows } = await db.query(CANCEL, [id, owners ?? null]);
-  if (rows[0]) delete rows[0].ok;
   return rows[0];
 }

@@ -16,7 +16,7 @@
 // statement commits; a concurrent claimer skips them meanwhile, which costs it order,
 // never correctness.
 import type { Queryable } from '../db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 export interface ClaimParams {
@@ -53,21 +53,14 @@ claimed AS (
   FROM picked WHERE j.id = picked.id
   RETURNING j.*
 ),
-boss AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p
-  SET state = 'active', started_on = now(), heartbeat_on = now(), retry_count = c.attempts - 1,
-      expire_seconds = ${BACKSTOP_EXPIRE_SECONDS}
-  FROM claimed c
-  WHERE p.name = c.queue AND p.id = c.id AND p.state < 'active'
-  RETURNING p.id
-),
+boss AS (${bossStart('claimed')}),
 attempt AS (
   INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
   SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed
 )
 SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token
 FROM claimed
-WHERE ai_assert((SELECT count(*) FROM boss) = (SELECT count(*) FROM claimed), 'claimed jobs missing in pg-boss')
+WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;
 
 export async function claimJobs(db: Queryable, p: ClaimParams): Promise<ClaimedRow[]> {

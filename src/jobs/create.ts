@@ -4,12 +4,15 @@
 // applied, so `priority: 0` and an omitted priority are the same request.
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
-import { conflict } from '../http/problem.ts';
+import { badRequest, conflict } from '../http/problem.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { canonicalJson, sha256 } from '../lib/json.ts';
 import { findByIdempotencyKeys, insertJobs, type NewJob } from './create-store.ts';
 import type { JobRow } from './job-row.ts';
-import type { JobCreateBody } from './validate.ts';
+import type { QueueRegistry } from '../pgboss/boss.ts';
+import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
+import type { JobEvents } from './events.ts';
+import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 /** A replay can race with the retention purge of the original; try again this often. */
@@ -83,5 +86,46 @@ export async function createJobs(pool: Pool, jobs: NewJob[]): Promise<CreateResu
     } catch (err) {
       if (!(err instanceof PriorJobGone) || i >= REPLAY_TRIES) throw err;
     }
+  }
+}
+
+export interface CreateDeps {
+  pool: Pool;
+  queues: QueueRegistry;
+  inputLimits: PayloadLimits;
+  callbackPolicy: CallbackPolicy;
+  events: JobEvents;
+}
+
+export class JobCreator {
+  private readonly d: CreateDeps;
+
+  constructor(deps: CreateDeps) {
+    this.d = deps;
+  }
+
+  /**
+   * Creates jobs in request order (all or nothing). Idempotent items (same
+   * owner_service and key) return the existing job when the request is the same,
+   * 409 when it differs; each result says whether its job is new.
+   */
+  async create(bodies: JobCreateBody[], batch = false): Promise<CreateResult[]> {
+    const at = (i: number) => (batch ? `/body/jobs/${i}` : '/body');
+    if (batch)
+      checkBatchPayloads(
+        bodies.map((b) => b.input),
+        this.d.inputLimits,
+      );
+    else checkPayload(bodies[0].input, '/body/input', this.d.inputLimits);
+    for (const [i, b] of bodies.entries()) {
+      if (b.callback_url) checkCallbackUrl(b.callback_url, this.d.callbackPolicy);
+      else if (b.callback_events)
+        throw badRequest('callback_events needs a callback_url', [{ path: `${at(i)}/callback_events`, message: 'requires callback_url' }]);
+    }
+    const jobs = bodies.map(toNewJob);
+    await this.d.queues.ensure(jobs);
+    const results = await createJobs(this.d.pool, jobs);
+    this.d.events.created(results.filter((r) => r.created).map((r) => r.job));
+    return results;
   }
 }

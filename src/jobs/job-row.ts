@@ -1,12 +1,14 @@
 // The column list every job-returning statement uses, aliased to the API's
 // field names, so a row is a Job without mapping code.
+import type { JobStatus } from '../pgboss/mirror.ts';
+
 export const JOB_COLUMNS = `
   id, owner_service, owner_ref, task_type, model_profile, status, priority, input, result,
   CASE WHEN error IS NULL THEN NULL ELSE jsonb_build_object('category', error ->> 'category', 'message', error ->> 'message') END AS error,
   attempts, max_attempts, idempotency_key, worker_id, lease_expires_at, run_after,
   created_at, updated_at, started_at, finished_at, callback_url, callback_events`;
 
-export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type { JobStatus };
 
 export interface JobRow {
   id: string;

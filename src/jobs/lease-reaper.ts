@@ -5,10 +5,15 @@
 // It also reconciles: if pg-boss's own backstop expiry (or anything else) moved a
 // job we hold as running, the lease is ended now so the reaper settles it our way.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { BOSS_JOB, bossFence, bossFollow, bossRowOf } from '../pgboss/mirror.ts';
+import type { JobEvents } from './events.ts';
+import { willRetry } from './settle-store.ts';
 
 export const LEASE_EXPIRED_ERROR = { category: 'lease_expired', message: 'the lease expired before the job was completed' };
 
+// The pg-boss row follows unfenced: our row decides, whatever pg-boss did meanwhile
+// (its backstop expiry may have moved it), and no assert, so a drifted row is repaired
+// rather than blocking the reaper.
 const REAP = `
 WITH expired AS (
   SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at <= now()
@@ -16,23 +21,18 @@ WITH expired AS (
 ),
 j AS (
   UPDATE jobs SET
-    status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+    status = CASE WHEN ${willRetry('jobs')} THEN 'pending' ELSE 'failed' END,
     error = $2::jsonb, error_at = now(), run_after = now(), lease_expires_at = NULL, updated_at = now(),
-    finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END
+    finished_at = CASE WHEN ${willRetry('jobs')} THEN NULL ELSE now() END
   FROM expired WHERE jobs.id = expired.id
-  RETURNING jobs.id, jobs.queue, jobs.task_type, jobs.model_profile, jobs.status, jobs.lease_token, jobs.run_after
+  RETURNING jobs.id, jobs.queue, jobs.task_type, jobs.model_profile, jobs.status, jobs.attempts, jobs.max_attempts,
+            jobs.lease_token, jobs.run_after
 ),
 a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'lease_expired', error = $2::jsonb
   FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token
 ),
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET
-    state = (CASE WHEN j.status = 'pending' THEN 'retry' ELSE 'failed' END)::${PGBOSS_SCHEMA}.job_state,
-    start_after = j.run_after, output = $2::jsonb,
-    completed_on = CASE WHEN j.status = 'pending' THEN NULL ELSE now() END
-  FROM j WHERE p.name = j.queue AND p.id = j.id
-)
+b AS (${bossFollow('j', { fenced: false, output: '$2::jsonb' })})
 SELECT task_type, model_profile, status FROM j`;
 
 export interface ReapedJob {
@@ -50,12 +50,24 @@ export async function reapExpiredLeases(db: Queryable, batch = 500): Promise<Rea
 // Running jobs whose pg-boss row is no longer active at the same attempt.
 const RECONCILE = `
 UPDATE jobs j SET lease_expires_at = now()
-FROM ${PGBOSS_SCHEMA}.job p
-WHERE j.status = 'running' AND p.name = j.queue AND p.id = j.id
-  AND (p.state <> 'active' OR p.retry_count <> j.attempts - 1)
+FROM ${BOSS_JOB} p
+WHERE j.status = 'running' AND ${bossRowOf('p', 'j')} AND NOT (${bossFence('p', 'j')})
 RETURNING j.id`;
 
 export async function reconcileRunning(db: Queryable): Promise<number> {
   const { rowCount } = await db.query(RECONCILE);
   return rowCount ?? 0;
+}
+
+/**
+ * One reaper pass: reconcile, then settle expired leases batch by batch while
+ * `keepGoing()`, reporting each batch through the job events as the API does.
+ */
+export async function reapLeases(db: Queryable, events: JobEvents, keepGoing: () => boolean, batch = 500): Promise<void> {
+  await reconcileRunning(db);
+  for (;;) {
+    const reaped = await reapExpiredLeases(db, batch);
+    if (reaped.length) events.leaseExpired(reaped);
+    if (reaped.length < batch || !keepGoing()) break;
+  }
 }

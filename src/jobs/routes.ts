@@ -1,9 +1,14 @@
-// HTTP routes for jobs: read validated input, call one service method, pick the
-// status. Request shapes are already checked by the OpenAPI validator.
+// HTTP routes for jobs: read validated input, call one method of one part of the
+// job service, pick the status. Request shapes are already checked by the OpenAPI
+// validator, which also fills in openapi.yaml's defaults.
 import { Router } from 'express';
 import { assertMayCreate, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
-import { decodeCursor, type JobService } from './service.ts';
-import { assertUuid, type JobCreateBody, mergeBatch } from './validate.ts';
+import { decodeCursor } from './read.ts';
+import type { JobService } from './service.ts';
+import { assertUuid, type JobCreateBody, mergeBatch, specDefaults } from './validate.ts';
+
+/** A retry's body is optional; without one it is a retry with the spec's defaults. */
+const RETRY_DEFAULTS = specDefaults('RetryRequest');
 
 export function jobRoutes(service: JobService): Router {
   const r = Router();
@@ -11,7 +16,7 @@ export function jobRoutes(service: JobService): Router {
   r.post('/api/v1/jobs', async (req, res) => {
     const body = req.body as JobCreateBody;
     assertMayCreate(req, [body.owner_service]);
-    const [{ job, created }] = await service.create([body]);
+    const [{ job, created }] = await service.creator.create([body]);
     res
       .status(created ? 201 : 200)
       .location(`/api/v1/jobs/${job.id}`)
@@ -25,7 +30,7 @@ export function jobRoutes(service: JobService): Router {
       bodies.map((b) => b.owner_service),
       (i) => `/body/jobs/${i}/owner_service`,
     );
-    const results = await service.create(bodies, true);
+    const results = await service.creator.create(bodies, true);
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });
 
@@ -35,13 +40,13 @@ export function jobRoutes(service: JobService): Router {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const jobs = await service.claim({ ...req.body, model_profiles: claimProfiles(req, req.body.model_profiles) }, abort.signal);
+    const jobs = await service.claimer.claim({ ...req.body, model_profiles: claimProfiles(req, req.body.model_profiles) }, abort.signal);
     if (!abort.signal.aborted) res.json({ jobs });
   });
 
   r.get('/api/v1/jobs', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    const page = await service.list({
+    const page = await service.reader.list({
       owner_service: listScope(req, q.owner_service),
       owner_ref: q.owner_ref,
       task_type: q.task_type,
@@ -49,39 +54,38 @@ export function jobRoutes(service: JobService): Router {
       status: q.status,
       error_category: q.error_category,
       before_id: q.cursor ? decodeCursor(q.cursor) : undefined,
-      limit: Number(q.limit ?? 50),
+      limit: Number(q.limit),
     });
     res.json(page);
   });
 
   r.get('/api/v1/jobs/:id', async (req, res) => {
     assertUuid(req.params.id);
-    res.json(await service.get(req.params.id, true, ownerScope(req)));
+    res.json(await service.reader.get(req.params.id, true, ownerScope(req)));
   });
 
   r.post('/api/v1/jobs/:id/heartbeat', async (req, res) => {
-    res.json(await service.heartbeat(req.params.id, req.body.lease_token, req.body.lease_seconds));
+    res.json(await service.settler.heartbeat(req.params.id, req.body.lease_token, req.body.lease_seconds));
   });
 
   r.post('/api/v1/jobs/complete', async (req, res) => {
-    res.json({ results: await service.completeMany(req.body.completions) });
+    res.json({ results: await service.settler.completeMany(req.body.completions) });
   });
 
   r.post('/api/v1/jobs/:id/complete', async (req, res) => {
-    res.json(await service.complete(req.params.id, req.body.lease_token, req.body.result));
+    res.json(await service.settler.complete(req.params.id, req.body.lease_token, req.body.result));
   });
 
   r.post('/api/v1/jobs/:id/fail', async (req, res) => {
-    res.json(await service.fail(req.params.id, req.body));
+    res.json(await service.settler.fail(req.params.id, req.body));
   });
 
   r.post('/api/v1/jobs/:id/retry', async (req, res) => {
-    const body = req.body ?? {};
-    res.json(await service.retry(req.params.id, body.reset_attempts ?? false, body.delay_seconds ?? 0, ownerScope(req)));
+    res.json(await service.admin.retry(req.params.id, req.body ?? RETRY_DEFAULTS, ownerScope(req)));
   });
 
   r.post('/api/v1/jobs/:id/cancel', async (req, res) => {
-    res.json(await service.cancel(req.params.id, ownerScope(req)));
+    res.json(await service.admin.cancel(req.params.id, ownerScope(req)));
   });
 
   return r;

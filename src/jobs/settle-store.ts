@@ -1,81 +1,114 @@
-// Worker calls on a held lease: heartbeat, complete, fail. Each is one statement
-// that changes `jobs`, the attempt record and the pg-boss row together, and only
-// when the lease token is current and unexpired. The pg-boss row is fenced on
-// state = 'active' AND retry_count = attempts - 1 (pg-boss's own attempt fence):
-// a job pg-boss no longer holds at this attempt (its backstop expiry acted) matches
-// nothing, so the worker gets 409 and the reaper reconciles the row. ai_assert
-// aborts the statement if pg-boss changes between the check and the write.
+// Worker calls on a held lease: heartbeat, complete, fail. Each is ONE statement
+// that judges every input item, changes `jobs`, the attempt record and the pg-boss
+// row of the items that hold their lease, and returns an outcome for every item
+// (with the job where there is one), so a miss needs no follow-up query.
+//
+// Shape of each statement (as River's JobSetStateIfRunningMany):
+//   locked: the jobs rows, locked FOR UPDATE in id order. Two calls over the same
+//           jobs wait for each other in one global order instead of deadlocking.
+//           Under READ COMMITTED a locked row is its newest committed version, so
+//           an item that waited on another settle is judged on what that one left.
+//   judged: one outcome per item, decided once from the locked row.
+//   j/a/b:  the writes, for the items judged to change.
+// A lease is held when the token is current, unexpired, and pg-boss holds the job
+// at the same attempt (bossFence): a job pg-boss's backstop expiry moved matches
+// nothing, so the worker gets 409 and the reaper reconciles the row.
 import type { Queryable } from '../db/pool.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { bossFollow, bossHeartbeat, bossHoldsAttempt, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-const FENCE = `p.name = j.queue AND p.id = j.id AND p.state = 'active' AND p.retry_count = j.attempts - 1`;
+/** SQL: locked job row `l` is held by lease token `token`. */
+function holdsLease(l: string, token: string): string {
+  return `${l}.status = 'running' AND ${l}.lease_token = ${token} AND ${l}.lease_expires_at > now() AND ${bossHoldsAttempt(l)}`;
+}
 
-// `(status = 'running') IS TRUE` (status is NOT NULL, so the same test) keeps the
-// planner off jobs_lease_idx, whose predicate a plain `status = 'running'` matches:
-// with statistics taken while few jobs ran, it chose to walk that index over every
-// running job (0.14 ms at 700 running, growing with them) instead of the primary key.
-const HOLDS_LEASE = `id = $1::uuid AND (status = 'running') IS TRUE AND lease_token = $2::uuid AND lease_expires_at > now()
-  AND EXISTS (SELECT 1 FROM ${PGBOSS_SCHEMA}.job p WHERE ${FENCE.replaceAll('j.', 'jobs.')})`;
+/** SQL: job row `j` goes back to pending after a failure: it is retryable and has attempts left. The one place that decides it. */
+export function willRetry(j: string, retryable = 'true'): string {
+  return `(${retryable} AND ${j}.attempts < ${j}.max_attempts)`;
+}
 
 // The attempt row of the lease being used.
 const THIS_ATTEMPT = `t.job_id = j.id AND t.lease_token = j.lease_token`;
 
+/** The job each item answers with: the changed row, or (a replay) the row as the earlier call left it. */
+const ANSWER = `
+SELECT judged.id AS item_id, judged.outcome, r.*
+FROM judged LEFT JOIN LATERAL (
+  SELECT ${JOB_COLUMNS} FROM j WHERE j.id = judged.id
+  UNION ALL
+  SELECT ${JOB_COLUMNS} FROM locked WHERE locked.id = judged.id AND judged.outcome = 'replayed'
+) r ON true`;
+
+export type Settled<O extends string> = { id: string; outcome: O; job?: JobRow };
+
+function settled<O extends string>(rows: (JobRow & { item_id: string; outcome: O })[]): Settled<O>[] {
+  return rows.map(({ item_id, outcome, ...job }) => ({ id: item_id, outcome, job: job.id ? (job as JobRow) : undefined }));
+}
+
+export type HeartbeatOutcome = 'extended' | 'lease_lost' | 'not_found';
+
 const HEARTBEAT = `
-WITH j AS (
-  UPDATE jobs SET lease_expires_at = now() + make_interval(secs => COALESCE($3::int, lease_seconds)), updated_at = now()
-  WHERE ${HOLDS_LEASE}
-  RETURNING id, queue, attempts, lease_token, lease_expires_at
+WITH locked AS (
+  SELECT * FROM jobs WHERE id = $1::uuid FOR UPDATE
+),
+judged AS (
+  SELECT $1::uuid AS id,
+    CASE WHEN l.id IS NULL THEN 'not_found' WHEN ${holdsLease('l', '$2::uuid')} THEN 'extended' ELSE 'lease_lost' END AS outcome
+  FROM (SELECT) one LEFT JOIN locked l ON true
+),
+j AS (
+  UPDATE jobs SET lease_expires_at = now() + make_interval(secs => COALESCE($3::int, jobs.lease_seconds)), updated_at = now()
+  FROM judged WHERE jobs.id = judged.id AND judged.outcome = 'extended'
+  RETURNING jobs.id, jobs.queue, jobs.attempts, jobs.lease_token, jobs.lease_expires_at
 ),
 a AS (
   UPDATE job_attempts t SET lease_expires_at = j.lease_expires_at FROM j WHERE ${THIS_ATTEMPT}
 ),
--- pg-boss's backstop expiry counts expire_seconds from started_on and cannot be
--- extended otherwise: keep it a full backstop period beyond the new lease end, so a
--- job heartbeated for days is never expired by pg-boss behind our back.
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET heartbeat_on = now(),
-    expire_seconds = GREATEST(p.expire_seconds,
-      ceil(extract(epoch FROM j.lease_expires_at - p.started_on))::int + ${BACKSTOP_EXPIRE_SECONDS})
-  FROM j WHERE ${FENCE} RETURNING p.id
-)
-SELECT id, lease_expires_at, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+b AS (${bossHeartbeat('j')})
+SELECT judged.outcome, j.lease_expires_at FROM judged LEFT JOIN j ON true
+WHERE ${bothStoresMoved('b', 'j', 'heartbeat')}`;
 
 export async function heartbeat(
   db: Queryable,
   id: string,
   token: string,
   leaseSeconds: number | undefined,
-): Promise<{ id: string; lease_expires_at: string } | undefined> {
+): Promise<{ outcome: HeartbeatOutcome; lease_expires_at: string | null }> {
   const { rows } = await db.query({ name: 'heartbeat', text: HEARTBEAT, values: [id, token, leaseSeconds ?? null] });
-  if (!rows[0]) return undefined;
-  return { id: rows[0].id, lease_expires_at: rows[0].lease_expires_at };
+  return rows[0];
 }
 
-// Completes one or many jobs in one statement: each item must hold its job's lease
-// (the same test as HOLDS_LEASE, per input row). Items that do not are left out of
-// the result; the caller tells a replay from a lost lease with leaseOutcome().
+export type CompleteOutcome = 'completed' | 'replayed' | 'lease_lost' | 'not_found';
+
+// A replay: the job was completed by this same lease (completed is final, and the
+// token stays on the row), so a repeated complete is answered with that job.
 const COMPLETE = `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x (id uuid, lease_token uuid, result jsonb)
 ),
+locked AS (
+  SELECT * FROM jobs WHERE id IN (SELECT id FROM input) ORDER BY id FOR UPDATE
+),
+judged AS (
+  SELECT i.id, i.result,
+    CASE WHEN l.id IS NULL THEN 'not_found'
+         WHEN ${holdsLease('l', 'i.lease_token')} THEN 'completed'
+         WHEN l.status = 'completed' AND l.lease_token = i.lease_token THEN 'replayed'
+         ELSE 'lease_lost' END AS outcome
+  FROM input i LEFT JOIN locked l ON l.id = i.id
+),
 j AS (
-  UPDATE jobs SET status = 'completed', result = input.result, error = NULL, finished_at = now(), updated_at = now(),
+  UPDATE jobs SET status = 'completed', result = judged.result, error = NULL, finished_at = now(), updated_at = now(),
     lease_expires_at = NULL
-  FROM input
-  WHERE jobs.id = input.id AND (jobs.status = 'running') IS TRUE AND jobs.lease_token = input.lease_token
-    AND jobs.lease_expires_at > now()
-    AND EXISTS (SELECT 1 FROM ${PGBOSS_SCHEMA}.job p WHERE ${FENCE.replaceAll('j.', 'jobs.')})
+  FROM judged WHERE jobs.id = judged.id AND judged.outcome = 'completed'
   RETURNING jobs.*
 ),
 a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'completed' FROM j WHERE ${THIS_ATTEMPT}
 ),
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET state = 'completed', completed_on = now() FROM j WHERE ${FENCE} RETURNING p.id
-)
-SELECT ${JOB_COLUMNS} FROM j
-WHERE ai_assert((SELECT count(*) FROM b) = (SELECT count(*) FROM j), 'pg-boss job not active')`;
+b AS (${bossFollow('j', { fenced: true })})
+${ANSWER}
+WHERE ${bothStoresMoved('b', 'j', 'complete')}`;
 
 export interface Completion {
   id: string;
@@ -83,10 +116,10 @@ export interface Completion {
   result: Record<string, unknown>;
 }
 
-/** Completes the items that hold their lease; returns those jobs (in no particular order). */
-export async function completeJobs(db: Queryable, items: Completion[]): Promise<JobRow[]> {
+/** Judges and completes every item in one statement; one outcome per item (in no particular order). */
+export async function completeJobs(db: Queryable, items: Completion[]): Promise<Settled<CompleteOutcome>[]> {
   const { rows } = await db.query({ name: 'complete-jobs', text: COMPLETE, values: [JSON.stringify(items)] });
-  return rows;
+  return settled(rows);
 }
 
 export interface Backoff {
@@ -94,35 +127,46 @@ export interface Backoff {
   maxMs: number;
 }
 
+export type FailOutcome = 'failed' | 'retried' | 'replayed' | 'lease_lost' | 'not_found';
+
+// A replay: the attempt of this token ended failed or retried (a fail by the same
+// lease). The attempt row is read FOR SHARE so that, like the locked job row, it is
+// the newest committed version when this call waited on that earlier fail.
 // Retry delay: retry_after_seconds when the worker gave one, else exponential
 // backoff with "equal jitter": half fixed, half random, capped.
 const FAIL = `
-WITH j AS (
+WITH locked AS (
+  SELECT * FROM jobs WHERE id = $1::uuid FOR UPDATE
+),
+judged AS (
+  SELECT $1::uuid AS id,
+    CASE WHEN l.id IS NULL THEN 'not_found'
+         WHEN ${holdsLease('l', '$2::uuid')} THEN CASE WHEN ${willRetry('l', '$4::boolean')} THEN 'retried' ELSE 'failed' END
+         WHEN (SELECT t.outcome FROM job_attempts t WHERE t.job_id = l.id AND t.lease_token = $2::uuid FOR SHARE)
+              IN ('failed', 'retried') THEN 'replayed'
+         ELSE 'lease_lost' END AS outcome
+  FROM (SELECT) one LEFT JOIN locked l ON true
+),
+j AS (
   UPDATE jobs SET
-    status = CASE WHEN $4::boolean AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+    status = CASE WHEN judged.outcome = 'retried' THEN 'pending' ELSE 'failed' END,
     error = $3::jsonb, error_at = now(), updated_at = now(), lease_expires_at = NULL,
-    run_after = CASE WHEN $4::boolean AND attempts < max_attempts
+    run_after = CASE WHEN judged.outcome = 'retried'
       THEN now() + make_interval(secs => COALESCE($5::float8,
-        LEAST($7::float8, $6::float8 * 2 ^ (attempts - 1)) * (0.5 + random() / 2) / 1000))
-      ELSE run_after END,
-    finished_at = CASE WHEN $4::boolean AND attempts < max_attempts THEN NULL ELSE now() END
-  WHERE ${HOLDS_LEASE}
-  RETURNING *
+        LEAST($7::float8, $6::float8 * 2 ^ (jobs.attempts - 1)) * (0.5 + random() / 2) / 1000))
+      ELSE jobs.run_after END,
+    finished_at = CASE WHEN judged.outcome = 'retried' THEN NULL ELSE now() END
+  FROM judged WHERE jobs.id = judged.id AND judged.outcome IN ('failed', 'retried')
+  RETURNING jobs.*
 ),
 a AS (
   UPDATE job_attempts t SET finished_at = now(), error = $3::jsonb,
     outcome = CASE WHEN j.status = 'pending' THEN 'retried' ELSE 'failed' END
   FROM j WHERE ${THIS_ATTEMPT}
 ),
-b AS (
-  UPDATE ${PGBOSS_SCHEMA}.job p SET
-    state = (CASE WHEN j.status = 'pending' THEN 'retry' ELSE 'failed' END)::${PGBOSS_SCHEMA}.job_state,
-    start_after = CASE WHEN j.status = 'pending' THEN j.run_after ELSE p.start_after END,
-    completed_on = CASE WHEN j.status = 'pending' THEN NULL ELSE now() END,
-    output = $3::jsonb
-  FROM j WHERE ${FENCE} RETURNING p.id
-)
-SELECT ${JOB_COLUMNS}, ai_assert((SELECT count(*) FROM b) = 1, 'pg-boss job not active') AS ok FROM j`;
+b AS (${bossFollow('j', { fenced: true, output: '$3::jsonb' })})
+${ANSWER}
+WHERE ${bothStoresMoved('b', 'j', 'fail')}`;
 
 export interface FailParams {
   error: { category: string; message: string };
@@ -130,25 +174,11 @@ export interface FailParams {
   retryAfterSeconds?: number;
 }
 
-export async function failJob(db: Queryable, id: string, token: string, p: FailParams, backoff: Backoff): Promise<JobRow | undefined> {
+export async function failJob(db: Queryable, id: string, token: string, p: FailParams, backoff: Backoff): Promise<Settled<FailOutcome>> {
   const { rows } = await db.query({
     name: 'fail',
     text: FAIL,
     values: [id, token, JSON.stringify(p.error), p.retryable, p.retryAfterSeconds ?? null, backoff.baseMs, backoff.maxMs],
   });
-  if (rows[0]) delete rows[0].ok;
-  return rows[0];
-}
-
-/**
- * Why a lease call matched nothing: the job's existence, and how the attempt that
- * held this token ended (null while it is still open or if the token never existed).
- */
-export async function leaseOutcome(db: Queryable, id: string, token: string): Promise<{ exists: boolean; outcome: string | null }> {
-  const { rows } = await db.query(
-    `SELECT (SELECT outcome FROM job_attempts WHERE job_id = $1::uuid AND lease_token = $2::uuid) AS outcome
-     FROM jobs WHERE id = $1::uuid`,
-    [id, token],
-  );
-  return rows[0] ? { exists: true, outcome: rows[0].outcome } : { exists: false, outcome: null };
+  return settled<FailOutcome>(rows)[0];
 }

@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { SPEC_PATH } from '../http/app.ts';
 import { badRequest, type FieldError, HttpError, tooLarge } from '../http/problem.ts';
+import { isUuid } from '../lib/ids.ts';
 import { findJsonProblem } from '../lib/json.ts';
 
 export interface JobCreateBody {
@@ -29,6 +30,19 @@ const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ $id: 'spec', components: spec.components });
 const validateJobCreate = ajv.getSchema('spec#/components/schemas/JobCreate')!;
+
+/**
+ * The defaults openapi.yaml gives the fields of a component schema, as the request
+ * validator fills them. Used where a body is optional and absent: the validator
+ * then has no object to fill, and the defaults must still come from the spec.
+ */
+export function specDefaults(schema: string): Record<string, unknown> {
+  const withDefaults = new Ajv({ strict: false, useDefaults: true });
+  withDefaults.addSchema({ $id: 'spec', components: spec.components });
+  const filled = {};
+  withDefaults.getSchema(`spec#/components/schemas/${schema}`)!(filled);
+  return filled;
+}
 
 function fieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {
   return (errors ?? [])
@@ -92,6 +106,6 @@ export function checkBatchPayloads(inputs: unknown[], limits: PayloadLimits): vo
 }
 
 export function assertUuid(id: string): void {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+  if (!isUuid(id))
     throw new HttpError(400, 'validation_failed', 'id must be a UUID', { errors: [{ path: '/params/id', message: 'must be a UUID' }] });
 }

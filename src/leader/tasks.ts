@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
-import { reapExpiredLeases, reconcileRunning } from '../jobs/lease-reaper.ts';
+import { reapLeases } from '../jobs/lease-reaper.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -32,14 +32,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
     {
       name: 'lease-reaper',
       intervalMs: d.config.reaperIntervalMs,
-      run: async () => {
-        await reconcileRunning(d.pool);
-        for (;;) {
-          const reaped = await reapExpiredLeases(d.pool, REAP_BATCH);
-          if (reaped.length) d.jobs.reportLeaseExpired(reaped);
-          if (reaped.length < REAP_BATCH || !d.keepGoing()) break;
-        }
-      },
+      run: () => reapLeases(d.pool, d.jobs.events, d.keepGoing, REAP_BATCH),
     },
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
     {

@@ -45,3 +45,10 @@ export function uuidv7(now = Date.now()): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Any RFC 9562 UUID in its hyphenated text form (PostgreSQL's uuid accepts either case). The one UUID check. */
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}

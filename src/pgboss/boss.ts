@@ -1,6 +1,7 @@
 // pg-boss owns the `pgboss` schema, queue definitions and its maintenance loop.
 // Our hot paths write pgboss.job rows directly in the same statement as `jobs`
-// (the features' *-store.ts modules), so this module only starts pg-boss and creates queues.
+// (the features' *-store.ts modules, through pgboss/mirror.ts), so this module only
+// starts pg-boss and creates queues.
 //
 // Queue settings chosen so pg-boss never acts behind our back on a job we still hold:
 // - expireInSeconds 86400 (the maximum): a backstop far beyond any lease; the lease
@@ -12,9 +13,10 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.ts';
 import { unavailable } from '../http/problem.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from './mirror.ts';
 
-export const PGBOSS_SCHEMA = 'pgboss';
-export const BACKSTOP_EXPIRE_SECONDS = 86_400;
+// Re-exported for the benchmark seeders, which import them from here.
+export { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA };
 // retention_seconds is an int column; ~63 years keeps it valid and irrelevant.
 const RETENTION_SECONDS = 2_000_000_000;
 

@@ -15,7 +15,7 @@
 // The status is a literal in each statement (never a parameter) so the planner can
 // always prove the partial index predicate, even for a cached generic plan.
 import type { Queryable } from '../db/pool.ts';
-import { PGBOSS_SCHEMA } from '../pgboss/boss.ts';
+import { bossDelete, bossDeleteIds } from '../pgboss/mirror.ts';
 import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 
 export const PURGEABLE_STATUSES = ['completed', 'failed', 'cancelled'] as const;
@@ -35,16 +35,10 @@ WITH victims AS (
   LIMIT $3::int
   FOR UPDATE SKIP LOCKED
 ),
-boss AS (
-  DELETE FROM ${PGBOSS_SCHEMA}.job p USING victims v WHERE p.name = v.queue AND p.id = v.id RETURNING p.id
-),
+boss AS (${bossDelete('victims')}),
 -- = ANY(ARRAY(...)) pins both lookups to index scans; as a join the planner chose a
 -- hash join over a full scan of webhook_deliveries (188 ms per batch at 200k rows).
-outbox AS (
-  DELETE FROM ${PGBOSS_SCHEMA}.job p
-  WHERE p.name = '${WEBHOOK_QUEUE}'
-    AND p.id = ANY (ARRAY(SELECT d.id FROM webhook_deliveries d WHERE d.job_id = ANY (ARRAY(SELECT id FROM victims))))
-),
+outbox AS (${bossDeleteIds(WEBHOOK_QUEUE, 'ARRAY(SELECT d.id FROM webhook_deliveries d WHERE d.job_id = ANY (ARRAY(SELECT id FROM victims)))')}),
 gone AS (
   DELETE FROM jobs j USING victims v WHERE j.id = v.id RETURNING j.queue, j.finished_at
 )

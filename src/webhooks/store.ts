@@ -1,7 +1,9 @@
-// Webhook delivery records (migration 003). Rows are created by the jobs trigger;
+// Webhook delivery records (migration 003). Rows are created by the jobs trigger
+// (the outbox: it also inserts the delivery's pg-boss row, see OUTBOX_INSERT_COLUMNS);
 // the deliverer updates them after each attempt, in the same transaction that
 // settles the delivery's pg-boss job.
 import type { Queryable } from '../db/pool.ts';
+import { bossDelayRetry, bossMakeLastAttempt, bossStartAfter } from '../pgboss/mirror.ts';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
@@ -27,7 +29,7 @@ export async function recordAttempt(
     `UPDATE webhook_deliveries d SET status = $2::text, attempts = $3::int, last_status_code = $4::int, last_error = $5::text,
        delivered_at = CASE WHEN $2::text = 'delivered' THEN now() END,
        next_attempt_at = CASE WHEN $2::text = 'pending'
-         THEN (SELECT start_after FROM pgboss.job p WHERE p.name = '${WEBHOOK_QUEUE}' AND p.id = d.id) END
+         THEN ${bossStartAfter(WEBHOOK_QUEUE, 'd.id')} END
      WHERE id = $1::uuid`,
     [id, a.status, a.attempts, a.statusCode, a.error],
   );
@@ -35,18 +37,12 @@ export async function recordAttempt(
 
 /** Moves the next attempt of a retrying delivery to `delayMs` from now (Retry-After). */
 export async function delayRetry(db: Queryable, id: string, delayMs: number): Promise<void> {
-  await db.query(
-    `UPDATE pgboss.job SET start_after = now() + make_interval(secs => $2::float8 / 1000)
-     WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'retry'`,
-    [id, delayMs],
-  );
+  await db.query(bossDelayRetry(WEBHOOK_QUEUE), [id, delayMs]);
 }
 
 /** Makes the current attempt the last one, so pg-boss's fail() marks it failed. */
 export async function makeLastAttempt(db: Queryable, id: string): Promise<void> {
-  await db.query(`UPDATE pgboss.job SET retry_limit = retry_count WHERE name = '${WEBHOOK_QUEUE}' AND id = $1::uuid AND state = 'active'`, [
-    id,
-  ]);
+  await db.query(bossMakeLastAttempt(WEBHOOK_QUEUE), [id]);
 }
 
 /** The latest delivery of a job, as GET /jobs/{id} shows it under `callback`. */

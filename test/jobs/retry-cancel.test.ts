@@ -45,6 +45,14 @@ describe('retry and cancel', () => {
       await expectConsistent(t.sql);
     });
 
+    it('takes a retry without a body as one with the defaults (no reset, no delay)', async () => {
+      const job = await failed();
+      const res = await t.api.post(`/api/v1/jobs/${job.id}/retry`).expect(200);
+      expect(res.body).to.include({ status: 'pending', attempts: 1, max_attempts: 2 });
+      expect(Date.parse(res.body.run_after)).to.be.at.most(Date.now() + 1000);
+      await expectConsistent(t.sql);
+    });
+
     it('resets attempts with reset_attempts, so the next claim is attempt 1 again', async () => {
       const job = await failed({ max_attempts: 1 });
       const retried = await api.retry(job.id, { reset_attempts: true });
