@@ -218,7 +218,12 @@ class Worker:
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {sig: signal.signal(sig, lambda _s, _f: self.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # A signal handler runs in the main thread between two bytecodes, possibly while that
+        # thread holds one of the locks stop() takes; a thread of its own cannot deadlock on it.
+        def on_signal(_signum: int, _frame: Any) -> None:
+            threading.Thread(target=self.stop, name="worker-stop", daemon=True).start()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def restore() -> None:
             for sig, handler in previous.items():
