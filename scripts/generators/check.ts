@@ -48,8 +48,7 @@ function run(bin: string, args: string[], cwd = ROOT): void {
     execFileSync(path.join(BIN, bin), args, { cwd, stdio: 'pipe', encoding: 'utf8' });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
-    console.error(`${bin} ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-    process.exit(1);
+    throw new Error(`${bin} ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
 }
 
@@ -64,6 +63,9 @@ try {
   const resolution = ['--module', 'esnext', '--moduleResolution', 'bundler', '--allowImportingTsExtensions'];
   run('tsc', [...tsc, ...resolution, 'openapi-typescript-client.ts', 'hey-api-client.ts'], dir);
   console.log('openapi-typescript and @hey-api/openapi-ts: strict create → get clients compile');
+} catch (err) {
+  console.error((err as Error).message);
+  process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
