@@ -1,15 +1,17 @@
 // A small typed client for the ai-service HTTP API, for producers and workers
-// written in TypeScript (the reference worker uses it). Types come from
-// api-types.ts, generated from openapi.yaml (`npm run generate:client`); a test
-// fails when that file is stale, so these signatures cannot drift from the spec.
+// written in TypeScript inside this repository (the reference worker uses it;
+// callers elsewhere install the package in src/clients/typescript). Types come
+// from that package's api-types.ts, generated from openapi.yaml (`npm run
+// generate:client`); a test fails when that file is stale, so these signatures
+// cannot drift from the spec.
 //
 // Non-2xx answers throw ApiError carrying the problem+json body; transport
 // failures (connection refused, timeouts) are thrown as they come from undici,
 // so a caller can tell "the service said no" from "the service is not there".
 import { type Dispatcher, request } from 'undici';
-import type { components, operations } from './api-types.ts';
+import type { components, operations } from '../clients/typescript/src/api-types.ts';
 
-export type { components, operations, paths } from './api-types.ts';
+export type { components, operations, paths } from '../clients/typescript/src/api-types.ts';
 
 type Schemas = components['schemas'];
 export type Job = Schemas['Job'];

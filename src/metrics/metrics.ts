@@ -2,7 +2,8 @@
 // so several services can run in one process, as the tests do). Every label value
 // is a validated slug, an HTTP route pattern, a method or a status code, so the
 // number of series stays bounded.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 export const PREFIX = 'ai_service_';
 
@@ -20,7 +21,7 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry, PREFIX);
   const counter = (name: string, help: string, extra: string[] = []) =>
     new Counter({ name: `${PREFIX}${name}`, help, labelNames: [...JOB_LABELS, ...extra], registers: [registry] });
   return {

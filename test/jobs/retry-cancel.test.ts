@@ -143,5 +143,19 @@ describe('retry and cancel', () => {
       }
       expectProblem(await api.cancel(crypto.randomUUID(), 404), 'not_found');
     });
+
+    it('accepts the empty object as body and rejects any field or another media type, changing nothing', async () => {
+      const job = await pending();
+      const withField = await t.api.post(`/api/v1/jobs/${job.id}/cancel`).send({ reason: 'x' });
+      expect(withField.status).to.equal(400);
+      expect(withField.type).to.equal('application/problem+json');
+      const asText = await t.api.post(`/api/v1/jobs/${job.id}/cancel`).type('text/plain').send('{}');
+      expect(asText.status).to.equal(415);
+      expect((await jobRow(t.sql, job.id)).status).to.equal('pending');
+      const empty = await t.api.post(`/api/v1/jobs/${job.id}/cancel`).send({});
+      expect(empty.status).to.equal(200);
+      expect(empty.body).to.include({ status: 'cancelled' });
+      await expectConsistent(t.sql);
+    });
   });
 });

@@ -11,7 +11,7 @@ import { setup, type TestService } from '../support/service.ts';
 import { sendJson, stubServer } from './support.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const GENERATED = 'src/client/api-types.ts';
+const GENERATED = 'src/clients/typescript/src/api-types.ts';
 
 describe('typed API client', () => {
   it(`${GENERATED} is what npm run generate:client makes from openapi.yaml`, async function () {

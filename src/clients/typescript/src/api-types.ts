@@ -301,6 +301,7 @@ export interface paths {
         /**
          * Cancel a job
          * @description A `pending` or `running` job becomes `cancelled` (a running lease is revoked); other states are 409.
+         *     The body is optional and, when sent, must be the empty object (cancel takes no options).
          */
         post: operations["cancelJob"];
         delete?: never;
@@ -388,14 +389,21 @@ export interface components {
             category: components["schemas"]["Slug"];
             message: string;
         };
+        /** @description The caller's input for the worker, any JSON object (what it holds is between the caller and the worker). */
+        JobInput: {
+            [key: string]: unknown;
+        };
+        /** @description The worker's result, any JSON object. */
+        JobResult: {
+            [key: string]: unknown;
+        };
         /** @description The fields of a create; every one optional (used by batch defaults and items). */
         JobFields: {
             owner_service?: components["schemas"]["Slug"];
             owner_ref?: components["schemas"]["OwnerRef"];
             task_type?: components["schemas"]["Slug"];
             model_profile?: components["schemas"]["Slug"];
-            /** @description The caller's input for the worker (a JSON object). */
-            input?: Record<string, unknown>;
+            input?: components["schemas"]["JobInput"];
             /** @description Higher runs first. Default 0. */
             priority?: number;
             /** @description Claims allowed in total. Default 3. */
@@ -414,7 +422,31 @@ export interface components {
             callback_url?: string;
             callback_events?: components["schemas"]["CallbackEvent"][];
         };
-        JobCreate: components["schemas"]["JobFields"] & Record<string, unknown>;
+        /** @description A create; the same fields as JobFields, five of them required. */
+        JobCreate: {
+            owner_service: components["schemas"]["Slug"];
+            owner_ref: components["schemas"]["OwnerRef"];
+            task_type: components["schemas"]["Slug"];
+            model_profile: components["schemas"]["Slug"];
+            input: components["schemas"]["JobInput"];
+            /** @description Higher runs first. Default 0. */
+            priority?: number;
+            /** @description Claims allowed in total. Default 3. */
+            max_attempts?: number;
+            /** @description Unique per owner_service. */
+            idempotency_key?: string;
+            /**
+             * Format: date-time
+             * @description Not claimable before this time (RFC 3339).
+             */
+            run_after?: string;
+            /**
+             * Format: uri
+             * @description Receives signed webhooks for the callback events.
+             */
+            callback_url?: string;
+            callback_events?: components["schemas"]["CallbackEvent"][];
+        };
         JobBatchCreate: {
             defaults?: components["schemas"]["JobFields"];
             jobs: components["schemas"]["JobFields"][];
@@ -453,8 +485,8 @@ export interface components {
             model_profile: string;
             status: components["schemas"]["JobStatus"];
             priority: number;
-            input: Record<string, unknown>;
-            result: Record<string, unknown> | null;
+            input: components["schemas"]["JobInput"];
+            result: components["schemas"]["JobResult"] | null;
             error: components["schemas"]["JobError"] | null;
             /** @description Claims so far. */
             attempts: number;
@@ -508,7 +540,7 @@ export interface components {
         CompleteRequest: {
             /** Format: uuid */
             lease_token: string;
-            result: Record<string, unknown>;
+            result: components["schemas"]["JobResult"];
         };
         CompleteBatchRequest: {
             completions: {
@@ -516,7 +548,7 @@ export interface components {
                 id: string;
                 /** Format: uuid */
                 lease_token: string;
-                result: Record<string, unknown>;
+                result: components["schemas"]["JobResult"];
             }[];
         };
         FailRequest: {
@@ -528,6 +560,8 @@ export interface components {
             retryable?: boolean;
             retry_after_seconds?: number;
         };
+        /** @description Cancel takes no options; the empty object is accepted so clients that always send a body work. */
+        CancelRequest: Record<string, unknown>;
         RetryRequest: {
             /** @default false */
             reset_attempts?: boolean;
@@ -1378,7 +1412,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["CancelRequest"];
+            };
+        };
         responses: {
             /** @description The cancelled job. */
             200: {
@@ -1394,6 +1433,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };
