@@ -12,6 +12,7 @@ import { getAttempts, getJob, type ListFilter, listJobs } from './read-store.ts'
 import { type Backoff, type Completion, completeJobs, failJob, heartbeat, leaseOutcome } from './settle-store.ts';
 import type { JobRow } from './job-row.ts';
 import { type CreateResult, createJobs, toNewJob } from './create.ts';
+import type { AdoptionPass } from './adoption.ts';
 import { type JobEvents, noEvents } from './events.ts';
 import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
 import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
@@ -153,6 +154,10 @@ export class JobService {
   /** Claim requests long-polling right now in this process. */
   get waitingClaims(): number {
     return this.d.waiters.size;
+  }
+
+  reportAdopted(pass: AdoptionPass): void {
+    if (pass.adopted.length || pass.foreign.length) this.events.adopted(pass);
   }
 
   reportLeaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void {

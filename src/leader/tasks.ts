@@ -7,7 +7,8 @@ import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
-import { reapExpiredLeases, reconcileRunning } from '../jobs/lease-reaper.ts';
+import { reapExpiredLeases } from '../jobs/lease-reaper.ts';
+import { adoptPgbossChanges } from '../jobs/adoption.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -15,6 +16,9 @@ import type { PeriodicTask } from './leader.ts';
 const PGBOSS_SUPERVISE_MS = 60_000;
 const STATS_ROLLUP_MS = 1000;
 const REAP_BATCH = 500;
+/** pg-boss tooling's changes are adopted within about a second, 500 notes a transaction. */
+const PGBOSS_ADOPTION_MS = 1000;
+const ADOPTION_BATCH = 500;
 
 export interface MaintenanceDeps {
   config: Pick<Config, 'reaperIntervalMs' | 'purgeIntervalMs'>;
@@ -33,11 +37,28 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
       name: 'lease-reaper',
       intervalMs: d.config.reaperIntervalMs,
       run: async () => {
-        await reconcileRunning(d.pool);
         for (;;) {
           const reaped = await reapExpiredLeases(d.pool, REAP_BATCH);
           if (reaped.length) d.jobs.reportLeaseExpired(reaped);
           if (reaped.length < REAP_BATCH || !d.keepGoing()) break;
+        }
+      },
+    },
+    {
+      name: 'pgboss-adoption',
+      intervalMs: PGBOSS_ADOPTION_MS,
+      run: async () => {
+        for (;;) {
+          const pass = await adoptPgbossChanges(d.pool, ADOPTION_BATCH);
+          for (const a of pass.adopted)
+            d.logger.info(
+              { job_id: a.id, queue: a.queue, action: a.action, from: a.from_status, to: a.to_status },
+              'adopted a change made through pg-boss',
+            );
+          for (const f of pass.foreign)
+            d.logger.warn({ pgboss_id: f.id, queue: f.queue }, 'pg-boss row without the job contract in one of our queues: left alone');
+          d.jobs.reportAdopted(pass);
+          if (pass.notes < ADOPTION_BATCH || !d.keepGoing()) break;
         }
       },
     },
