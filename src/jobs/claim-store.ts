@@ -16,7 +16,7 @@
 // statement commits; a concurrent claimer skips them meanwhile, which costs it order,
 // never correctness.
 import type { Queryable } from '../db/pool.ts';
-import { bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
+import { BOSS_JOB, bossRowOf, bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 export interface ClaimParams {
@@ -37,11 +37,15 @@ WITH queues AS (
 ),
 picked AS (
   SELECT h.id, h.priority FROM queues q CROSS JOIN LATERAL (
-    SELECT id, priority FROM jobs
-    WHERE queue = q.name AND status = 'pending' AND run_after <= now()
-    ORDER BY priority DESC, id
+    SELECT j.id, j.priority FROM jobs j
+    -- a job whose pg-boss row is no longer queued (fetched, cancelled or deleted through
+    -- pg-boss's own tools) is skipped until the adoption pass settles it; locking the
+    -- pg-boss row too keeps it queued until this claim commits
+    JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')} AND p.state < 'active'
+    WHERE j.queue = q.name AND j.status = 'pending' AND j.run_after <= now()
+    ORDER BY j.priority DESC, j.id
     LIMIT $3::int
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j, p SKIP LOCKED
   ) h
   ORDER BY h.priority DESC, h.id
   LIMIT $3::int

@@ -1,5 +1,6 @@
 // Domain events reported after a state change commits. Metrics implement this;
 // the service does not know who listens.
+import type { AdoptionPass } from './adoption.ts';
 import type { JobRow } from './job-row.ts';
 
 export interface JobEvents {
@@ -10,6 +11,8 @@ export interface JobEvents {
   retried(job: JobRow): void;
   cancelled(job: JobRow): void;
   leaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void;
+  /** Changes made through pg-boss's own tools, adopted by the leader. */
+  adopted(pass: AdoptionPass): void;
 }
 
 const noop = () => {};
@@ -21,4 +24,5 @@ export const noEvents: JobEvents = {
   retried: noop,
   cancelled: noop,
   leaseExpired: noop,
+  adopted: noop,
 };

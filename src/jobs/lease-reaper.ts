@@ -2,10 +2,11 @@
 // lease ran out go back to pending with error `lease_expired`, counting the attempt,
 // or to failed when no attempts are left; both stores in one statement.
 //
-// It also reconciles: if pg-boss's own backstop expiry (or anything else) moved a
-// job we hold as running, the lease is ended now so the reaper settles it our way.
+// Anything that moves a job's pg-boss row behind our back (pg-boss's backstop expiry,
+// its API, its dashboard) is adopted by the leader's adoption pass (adoption.ts),
+// on its own schedule, so a slow or failing adoption never holds up the reaper.
 import type { Queryable } from '../db/pool.ts';
-import { BOSS_JOB, bossFence, bossFollow, bossRowOf } from '../pgboss/mirror.ts';
+import { bossFollow } from '../pgboss/mirror.ts';
 import type { JobEvents } from './events.ts';
 import { willRetry } from './settle-store.ts';
 
@@ -47,24 +48,11 @@ export async function reapExpiredLeases(db: Queryable, batch = 500): Promise<Rea
   return rows;
 }
 
-// Running jobs whose pg-boss row is no longer active at the same attempt.
-const RECONCILE = `
-UPDATE jobs j SET lease_expires_at = now()
-FROM ${BOSS_JOB} p
-WHERE j.status = 'running' AND ${bossRowOf('p', 'j')} AND NOT (${bossFence('p', 'j')})
-RETURNING j.id`;
-
-export async function reconcileRunning(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(RECONCILE);
-  return rowCount ?? 0;
-}
-
 /**
- * One reaper pass: reconcile, then settle expired leases batch by batch while
+ * One reaper pass: settle expired leases batch by batch while
  * `keepGoing()`, reporting each batch through the job events as the API does.
  */
 export async function reapLeases(db: Queryable, events: JobEvents, keepGoing: () => boolean, batch = 500): Promise<void> {
-  await reconcileRunning(db);
   for (;;) {
     const reaped = await reapExpiredLeases(db, batch);
     if (reaped.length) events.leaseExpired(reaped);

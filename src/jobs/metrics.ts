@@ -53,6 +53,10 @@ export function metricsJobEvents(m: Metrics): JobEvents {
     cancelled(job) {
       m.cancelled.inc(labels(job));
     },
+    adopted(pass) {
+      for (const a of pass.adopted) m.pgbossAdoptions.inc({ queue: a.queue, action: a.action });
+      for (const f of pass.foreign) m.pgbossForeignRows.inc({ queue: f.queue });
+    },
     leaseExpired(jobs) {
       for (const j of jobs) {
         m.leaseExpired.inc(labels(j));

@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
 import { reapLeases } from '../jobs/lease-reaper.ts';
+import { adoptPgbossChanges } from '../jobs/adoption.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -15,6 +16,9 @@ import type { PeriodicTask } from './leader.ts';
 const PGBOSS_SUPERVISE_MS = 60_000;
 const STATS_ROLLUP_MS = 1000;
 const REAP_BATCH = 500;
+/** pg-boss tooling's changes are adopted within about a second, 500 notes a transaction. */
+const PGBOSS_ADOPTION_MS = 1000;
+const ADOPTION_BATCH = 500;
 
 export interface MaintenanceDeps {
   config: Pick<Config, 'reaperIntervalMs' | 'purgeIntervalMs'>;
@@ -33,6 +37,24 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
       name: 'lease-reaper',
       intervalMs: d.config.reaperIntervalMs,
       run: () => reapLeases(d.pool, d.jobs.events, d.keepGoing, REAP_BATCH),
+    },
+    {
+      name: 'pgboss-adoption',
+      intervalMs: PGBOSS_ADOPTION_MS,
+      run: async () => {
+        for (;;) {
+          const pass = await adoptPgbossChanges(d.pool, ADOPTION_BATCH);
+          for (const a of pass.adopted)
+            d.logger.info(
+              { job_id: a.id, queue: a.queue, action: a.action, from: a.from_status, to: a.to_status },
+              'adopted a change made through pg-boss',
+            );
+          for (const f of pass.foreign)
+            d.logger.warn({ pgboss_id: f.id, queue: f.queue }, 'pg-boss row without the job contract in one of our queues: left alone');
+          if (pass.adopted.length || pass.foreign.length) d.jobs.events.adopted(pass);
+          if (pass.notes < ADOPTION_BATCH || !d.keepGoing()) break;
+        }
+      },
     },
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
     {

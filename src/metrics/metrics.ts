@@ -54,6 +54,18 @@ export function createMetrics() {
       buckets: RUN_BUCKETS,
       registers: [registry],
     }),
+    pgbossAdoptions: new Counter({
+      name: `${PREFIX}pgboss_adoptions_total`,
+      help: "Changes made through pg-boss's own tools (fetch, complete, fail, cancel, resume, retry, deleteJob, send) that the service adopted, by action.",
+      labelNames: ['queue', 'action'],
+      registers: [registry],
+    }),
+    pgbossForeignRows: new Counter({
+      name: `${PREFIX}pgboss_foreign_rows_total`,
+      help: 'pg-boss rows written into one of our queues without the job contract (owner_service, owner_ref, input): reported, left alone.',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
     webhookAttempts: new Counter({
       name: `${PREFIX}webhook_attempts_total`,
       help: 'Webhook delivery attempts by outcome: delivered, retrying (failed, will be retried) or failed (given up).',

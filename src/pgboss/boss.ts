@@ -9,6 +9,10 @@
 // - deleteAfterSeconds 0: finished jobs are removed only by our purge, from both stores.
 // - rows are inserted with keep_until = 'infinity', so retention never deletes a
 //   queued job our table still says is pending.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.ts';
@@ -29,7 +33,52 @@ export interface BossOptions {
   supervise: boolean;
 }
 
+/**
+ * The pg-boss release (and its schema version) our SQL on pgboss.job was written and
+ * tested against. Any other release may change those tables: upgrade it deliberately
+ * (see src/pgboss/README.md), never by a lock-file refresh.
+ */
+export const SUPPORTED_PGBOSS = { version: '12.35.0', schema: 43 };
+
+export class PgbossVersionError extends Error {}
+
+async function installedPgboss(): Promise<{ version: string; schema: number }> {
+  // pg-boss's exports do not include package.json: walk up from its entry point.
+  let dir = path.dirname(fileURLToPath(import.meta.resolve('pg-boss')));
+  for (;;) {
+    const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => '{}'));
+    if (pkg.name === 'pg-boss') return { version: pkg.version, schema: pkg.pgboss?.schema };
+    const up = path.dirname(dir);
+    if (up === dir) throw new PgbossVersionError('pg-boss package.json not found');
+    dir = up;
+  }
+}
+
+/** Refuses to run against a pg-boss package or database schema other than the supported one. */
+export async function checkPgbossVersion(db: Queryable): Promise<void> {
+  const installed = await installedPgboss();
+  if (installed.version !== SUPPORTED_PGBOSS.version || installed.schema !== SUPPORTED_PGBOSS.schema)
+    throw new PgbossVersionError(
+      `pg-boss ${installed.version} (schema ${installed.schema}) is installed, but this service supports pg-boss ${SUPPORTED_PGBOSS.version} (schema ${SUPPORTED_PGBOSS.schema})`,
+    );
+  const { rows: exists } = await db.query(`SELECT to_regclass('${PGBOSS_SCHEMA}.version') IS NOT NULL AS ok`);
+  if (!exists[0].ok) return; // not installed yet: pg-boss installs the supported version
+  const { rows } = await db.query(`SELECT version FROM ${PGBOSS_SCHEMA}.version LIMIT 1`);
+  const schema = rows[0]?.version;
+  if (schema != null && Number(schema) > SUPPORTED_PGBOSS.schema)
+    throw new PgbossVersionError(
+      `the database's pg-boss schema is version ${schema}, newer than version ${SUPPORTED_PGBOSS.schema} (pg-boss ${SUPPORTED_PGBOSS.version}) that this service supports: a newer release migrated it`,
+    );
+}
+
 export async function startBoss(connectionString: string, logger: Logger, opts: BossOptions): Promise<PgBoss> {
+  const client = new pg.Client({ connectionString, application_name: 'ai-service' });
+  await client.connect();
+  try {
+    await checkPgbossVersion(client);
+  } finally {
+    await client.end();
+  }
   const boss = new PgBoss({
     connectionString,
     schema: PGBOSS_SCHEMA,
@@ -41,6 +90,9 @@ export async function startBoss(connectionString: string, logger: Logger, opts: 
   } as any);
   boss.on('error', (err: any) => logger.warn({ err: { message: err?.message, code: err?.code } }, 'pg-boss error'));
   await boss.start();
+  // Watch pgboss.job for changes made by pg-boss's own tools (migration 004); our
+  // migrations may have run before pg-boss's schema existed.
+  if (opts.migrate) await boss.getDb().executeSql(`SELECT CASE WHEN to_regproc('ai_watch_pgboss') IS NOT NULL THEN ai_watch_pgboss() END`);
   return boss;
 }
 
