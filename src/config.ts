@@ -52,6 +52,9 @@ export interface Config {
   purgeIntervalMs: number;
   // issue 2 (service foundation)
   shutdownDelayMs: number;
+  // production topology: HTTP behind a load balancer
+  keepAliveTimeoutMs: number;
+  shutdownQuietMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -182,6 +185,12 @@ export function loadConfig(env: Env): Config {
     // issue 2 (service foundation): keep serving with /readyz 503 this long after SIGTERM,
     // so load balancers stop routing here before the listener closes.
     shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
+    // Production topology: idle keep-alive connections outlive cloud load balancers' 60 s
+    // idle timeout, so the balancer (not us) closes them and never reuses one we closed.
+    keepAliveTimeoutMs: read(env, 'HTTP_KEEP_ALIVE_TIMEOUT', 65_000, duration, POSITIVE_DURATION),
+    // After SIGTERM the listener stays open until requests have stopped arriving for this long
+    // (at most SHUTDOWN_TIMEOUT), so connections the balancer still sends are answered, not reset.
+    shutdownQuietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
   };
   return Object.freeze(config);
 }

@@ -225,7 +225,7 @@ async function startOnDatabase(
       if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       // Long-poll claims answer now (with what they have) instead of holding the shutdown.
       stopping.abort();
-      if (server) await closeHttp(server, config.shutdownTimeoutMs);
+      if (server) await closeHttp(server, { quietMs: config.shutdownQuietMs, timeoutMs: config.shutdownTimeoutMs });
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();
