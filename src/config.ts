@@ -55,6 +55,8 @@ export interface Config {
   // production topology: HTTP behind a load balancer
   keepAliveTimeoutMs: number;
   shutdownQuietMs: number;
+  // production topology: outbound requests to caller-supplied URLs
+  webhookAllowPrivateAddresses: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -191,6 +193,8 @@ export function loadConfig(env: Env): Config {
     // After SIGTERM the listener stays open until requests have stopped arriving for this long
     // (at most SHUTDOWN_TIMEOUT), so connections the balancer still sends are answered, not reset.
     shutdownQuietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
+    // Callbacks to loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true.
+    webhookAllowPrivateAddresses: read(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, BOOL),
   };
   return Object.freeze(config);
 }

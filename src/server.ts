@@ -107,6 +107,7 @@ async function startOnDatabase(
     retryBaseMs: config.webhookRetryBaseMs,
     retryMaxMs: config.webhookRetryMaxMs,
     pollMs: config.webhookPollMs,
+    allowPrivateAddresses: config.webhookAllowPrivateAddresses,
   };
   const stats = new StatsService(pool);
   const metrics = createMetrics();
@@ -157,7 +158,11 @@ async function startOnDatabase(
     backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
-    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    callbackPolicy: {
+      allowedHosts: config.webhookAllowedHosts,
+      secrets: config.webhookSecrets,
+      allowPrivateAddresses: config.webhookAllowPrivateAddresses,
+    },
     events: metricsJobEvents(metrics),
   });
 
