@@ -57,6 +57,9 @@ export interface Config {
   shutdownQuietMs: number;
   // production topology: outbound requests to caller-supplied URLs
   webhookAllowPrivateAddresses: boolean;
+  // production topology: behind a connection pooler
+  databaseDirectUrl: string | undefined;
+  dbPreparedStatements: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -136,6 +139,8 @@ export function loadConfig(env: Env): Config {
   const production = nodeEnv === 'production';
   const databaseUrl = read(env, 'DATABASE_URL', undefined, dbUrl, 'a postgres:// URL');
   if (production && !databaseUrl) throw new ConfigError('DATABASE_URL is required in production');
+  const databaseDirectUrl = read(env, 'DATABASE_DIRECT_URL', undefined, dbUrl, 'a postgres:// URL');
+  if (databaseDirectUrl && !databaseUrl) throw new ConfigError('DATABASE_DIRECT_URL needs DATABASE_URL');
 
   const config: Config = {
     nodeEnv,
@@ -195,6 +200,12 @@ export function loadConfig(env: Env): Config {
     shutdownQuietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
     // Callbacks to loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true.
     webhookAllowPrivateAddresses: read(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, BOOL),
+    // Production topology, pooler: DATABASE_URL may name a transaction-mode pooler when this names a
+    // session-capable connection (LISTEN, leader lock, migrations, pg-boss's own pool).
+    databaseDirectUrl,
+    // Named prepared statements collide on a transaction-mode pooler: by default they are used only
+    // when DATABASE_URL is the direct connection (DATABASE_DIRECT_URL unset).
+    dbPreparedStatements: read(env, 'DB_PREPARED_STATEMENTS', databaseDirectUrl === undefined, parseBoolean, BOOL),
   };
   return Object.freeze(config);
 }
