@@ -14,7 +14,8 @@ const config = configOrExit(loadConfig, process.env);
 
 const logger = createLogger(config.logLevel);
 const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.resolve(config.dataDir, 'postgres'));
-const url = config.databaseUrl ?? embedded!.url;
+// Migrations hold a session advisory lock, so they need the direct connection when a pooler is in front.
+const url = config.databaseDirectUrl ?? config.databaseUrl ?? embedded!.url;
 const pool = createPool(url, config, 'ai-service-migrate');
 try {
   const applied = await migrate(pool);

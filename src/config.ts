@@ -52,6 +52,14 @@ export interface Config {
   purgeIntervalMs: number;
   // Graceful shutdown
   shutdownDelayMs: number;
+  // production topology: HTTP behind a load balancer
+  keepAliveTimeoutMs: number;
+  shutdownQuietMs: number;
+  // production topology: outbound requests to caller-supplied URLs
+  webhookAllowPrivateAddresses: boolean;
+  // production topology: behind a connection pooler
+  databaseDirectUrl: string | undefined;
+  dbPreparedStatements: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -131,6 +139,8 @@ export function loadConfig(env: Env): Config {
   const production = nodeEnv === 'production';
   const databaseUrl = read(env, 'DATABASE_URL', undefined, dbUrl, 'a postgres:// URL');
   if (production && !databaseUrl) throw new ConfigError('DATABASE_URL is required in production');
+  const databaseDirectUrl = read(env, 'DATABASE_DIRECT_URL', undefined, dbUrl, 'a postgres:// URL');
+  if (databaseDirectUrl && !databaseUrl) throw new ConfigError('DATABASE_DIRECT_URL needs DATABASE_URL');
 
   const config: Config = {
     nodeEnv,
@@ -182,6 +192,20 @@ export function loadConfig(env: Env): Config {
     // Keep serving with /readyz 503 this long after SIGTERM,
     // so load balancers stop routing here before the listener closes.
     shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
+    // Production topology: idle keep-alive connections outlive cloud load balancers' 60 s
+    // idle timeout, so the balancer (not us) closes them and never reuses one we closed.
+    keepAliveTimeoutMs: read(env, 'HTTP_KEEP_ALIVE_TIMEOUT', 65_000, duration, POSITIVE_DURATION),
+    // After SIGTERM the listener stays open until requests have stopped arriving for this long
+    // (at most SHUTDOWN_TIMEOUT), so connections the balancer still sends are answered, not reset.
+    shutdownQuietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
+    // Callbacks to loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true.
+    webhookAllowPrivateAddresses: read(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, BOOL),
+    // Production topology, pooler: DATABASE_URL may name a transaction-mode pooler when this names a
+    // session-capable connection (LISTEN, leader lock, migrations, pg-boss's own pool).
+    databaseDirectUrl,
+    // Named prepared statements collide on a transaction-mode pooler: by default they are used only
+    // when DATABASE_URL is the direct connection (DATABASE_DIRECT_URL unset).
+    dbPreparedStatements: read(env, 'DB_PREPARED_STATEMENTS', databaseDirectUrl === undefined, parseBoolean, BOOL),
   };
   return Object.freeze(config);
 }

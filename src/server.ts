@@ -66,11 +66,41 @@ async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: s
   return { url: embedded.url, embedded };
 }
 
+/**
+ * A transaction-mode pooler refuses timeouts as startup parameters, so they must come from
+ * the role (ALTER ROLE … SET statement_timeout, idle_in_transaction_session_timeout).
+ */
+async function checkPooledTimeouts(pool: Pool, logger: Logger): Promise<void> {
+  const { rows } = await pool.query(
+    `SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle`,
+  );
+  if (rows[0].statement === '0' || rows[0].idle === '0') {
+    logger.warn(
+      { statement_timeout: rows[0].statement, idle_in_transaction_session_timeout: rows[0].idle },
+      'DATABASE_URL is a pooler and a database timeout is off: set it on the role (ALTER ROLE … SET)',
+    );
+  }
+}
+
+/** Migrations hold a session advisory lock: through the pool only when it is the direct connection. */
+async function migrateOn(directUrl: string, pool: Pool, config: Config): Promise<string[]> {
+  if (!config.databaseDirectUrl) return migrate(pool);
+  const direct = createPool(directUrl, { ...config, dbPoolSize: 2 }, 'ai-service-migrate');
+  try {
+    return await migrate(direct);
+  } finally {
+    await direct.end();
+  }
+}
+
 export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}, listen = true): Promise<RunningService> {
   // First, so a production start without tokens is refused before anything else starts.
   const auth = createAccessControl(config, logger);
   const { url, embedded } = await resolveDatabase(config, logger);
-  const pool = createPool(url, config);
+  const pool = createPool(url, config, 'ai-service', {
+    pooled: config.databaseDirectUrl !== undefined,
+    preparedStatements: config.dbPreparedStatements,
+  });
   try {
     return await startOnDatabase({ url, embedded, pool, auth }, config, logger, options, listen);
   } catch (err) {
@@ -88,6 +118,10 @@ async function startOnDatabase(
   options: ServiceOptions,
   listen: boolean,
 ): Promise<RunningService> {
+  // Session-level features (pg-boss's pool, migrations' advisory lock, LISTEN, the leader's
+  // session lock) need a direct connection; DATABASE_URL may be a transaction-mode pooler.
+  const directUrl = config.databaseDirectUrl ?? url;
+  if (config.databaseDirectUrl) await checkPooledTimeouts(pool, logger);
   let boss: PgBoss | undefined;
   let schemaReady = false;
   let schemaTimer: NodeJS.Timeout | undefined;
@@ -107,6 +141,7 @@ async function startOnDatabase(
     retryBaseMs: config.webhookRetryBaseMs,
     retryMaxMs: config.webhookRetryMaxMs,
     pollMs: config.webhookPollMs,
+    allowPrivateAddresses: config.webhookAllowPrivateAddresses,
   };
   const stats = new StatsService(pool);
   const metrics = createMetrics();
@@ -115,7 +150,7 @@ async function startOnDatabase(
   const bringUp = async () => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
-    const b = await startBoss(url, logger, { migrate: config.migrateOnStart, supervise: false });
+    const b = await startBoss(directUrl, logger, { migrate: config.migrateOnStart, supervise: false });
     await ensureWebhookQueue(b, webhookConfig);
     deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metricsWebhookEvents(metrics));
     deliverer.start();
@@ -124,7 +159,7 @@ async function startOnDatabase(
   };
 
   if (config.migrateOnStart) {
-    const applied = await migrate(pool);
+    const applied = await migrateOn(directUrl, pool, config);
     if (applied.length) logger.info({ applied }, 'applied migrations');
     await bringUp();
   } else {
@@ -145,7 +180,7 @@ async function startOnDatabase(
   }
 
   const queues = new QueueRegistry(() => boss, pool);
-  const waiters = new Waiters(url, logger);
+  const waiters = new Waiters(directUrl, logger);
   await waiters.start();
   const providers = new ProviderStatusService(config, logger);
   const jobs = new JobService({
@@ -157,12 +192,16 @@ async function startOnDatabase(
     backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     longPollRecheckMs: config.longPollRecheckMs,
     stopping: stopping.signal,
-    callbackPolicy: { allowedHosts: config.webhookAllowedHosts, secrets: config.webhookSecrets },
+    callbackPolicy: {
+      allowedHosts: config.webhookAllowedHosts,
+      secrets: config.webhookSecrets,
+      allowPrivateAddresses: config.webhookAllowPrivateAddresses,
+    },
     events: metricsJobEvents(metrics),
   });
 
   const leader: Leader = new Leader(
-    url,
+    directUrl,
     logger,
     maintenanceTasks({
       config,
@@ -225,7 +264,7 @@ async function startOnDatabase(
       if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       // Long-poll claims answer now (with what they have) instead of holding the shutdown.
       stopping.abort();
-      if (server) await closeHttp(server, config.shutdownTimeoutMs);
+      if (server) await closeHttp(server, { quietMs: config.shutdownQuietMs, timeoutMs: config.shutdownTimeoutMs });
       await deliverer?.stop();
       await leader.stop();
       await waiters.stop();

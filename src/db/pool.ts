@@ -32,25 +32,58 @@ export function timestamptzToIso(v: string): string {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzToIso);
 
+export interface PoolOptions {
+  /**
+   * The URL is a transaction-mode pooler: no startup parameters (PgBouncer refuses
+   * them), so the timeouts come from the role's settings (ALTER ROLE … SET), and no
+   * named prepared statements unless `preparedStatements` says so.
+   */
+  pooled?: boolean;
+  preparedStatements?: boolean;
+}
+
 export function createPool(
   connectionString: string,
   config: Pick<Config, 'dbPoolSize' | 'dbStatementTimeoutMs' | 'dbConnectTimeoutMs'>,
   applicationName = 'ai-service',
+  { pooled = false, preparedStatements = true }: PoolOptions = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString,
     max: config.dbPoolSize,
     connectionTimeoutMillis: config.dbConnectTimeoutMs,
     idleTimeoutMillis: 30_000,
-    statement_timeout: config.dbStatementTimeoutMs,
-    idle_in_transaction_session_timeout: Math.max(config.dbStatementTimeoutMs * 2, 5000),
+    ...(pooled
+      ? {}
+      : {
+          statement_timeout: config.dbStatementTimeoutMs,
+          idle_in_transaction_session_timeout: Math.max(config.dbStatementTimeoutMs * 2, 5000),
+        }),
+    // The one startup parameter PgBouncer accepts.
     application_name: applicationName,
     keepAlive: true,
   });
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next checkout reconnects.
   pool.on('error', () => {});
+  if (!preparedStatements) pool.on('connect', withoutStatementNames);
   return pool;
+}
+
+/**
+ * Stores name their hot queries so PostgreSQL plans them once per connection. Behind a
+ * transaction-mode pooler a name lives on whichever server connection parsed it, so the
+ * names are dropped here, in one place, and every query runs as an unnamed statement.
+ */
+function withoutStatementNames(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (config && typeof config === 'object' && 'name' in config) {
+      const { name: _name, ...unnamed } = config as Record<string, unknown>;
+      return query(unnamed, ...rest);
+    }
+    return query(config, ...rest);
+  };
 }
 
 /** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */

@@ -117,9 +117,13 @@ export class JobCreator {
         this.d.inputLimits,
       );
     else checkPayload(bodies[0].input, '/body/input', this.d.inputLimits);
+    // A batch usually repeats one callback URL: each distinct one is checked (and resolved) once.
+    const checked = new Set<string>();
     for (const [i, b] of bodies.entries()) {
-      if (b.callback_url) checkCallbackUrl(b.callback_url, this.d.callbackPolicy);
-      else if (b.callback_events)
+      if (b.callback_url) {
+        if (!checked.has(b.callback_url)) await checkCallbackUrl(b.callback_url, this.d.callbackPolicy);
+        checked.add(b.callback_url);
+      } else if (b.callback_events)
         throw badRequest('callback_events needs a callback_url', [{ path: `${at(i)}/callback_events`, message: 'requires callback_url' }]);
     }
     const jobs = bodies.map(toNewJob);

@@ -13,6 +13,8 @@ import { type Pool, withTransaction } from '../db/pool.ts';
 import { bossDb } from '../pgboss/boss.ts';
 import { delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from './store.ts';
 import { type AttemptResult, postWebhook } from './http-post.ts';
+import { publicAddressAgent } from '../lib/address-rules.ts';
+import type { Agent } from 'undici';
 import { signatureHeader } from './signature.ts';
 
 export interface DelivererConfig {
@@ -22,6 +24,8 @@ export interface DelivererConfig {
   retryBaseMs: number;
   retryMaxMs: number;
   pollMs: number;
+  /** Off: callbacks connect only to public addresses (checked after DNS, at connect). */
+  allowPrivateAddresses: boolean;
 }
 
 export interface WebhookEvents {
@@ -56,6 +60,7 @@ export class WebhookDeliverer {
   private readonly logger: Logger;
   private readonly c: DelivererConfig;
   private readonly events: WebhookEvents | undefined;
+  private readonly publicOnly: Agent | undefined;
 
   constructor(boss: PgBoss, pool: Pool, logger: Logger, config: DelivererConfig, events?: WebhookEvents) {
     this.boss = boss;
@@ -63,6 +68,7 @@ export class WebhookDeliverer {
     this.logger = logger.child({ component: 'webhooks' });
     this.c = config;
     this.events = events;
+    this.publicOnly = config.allowPrivateAddresses ? undefined : publicAddressAgent();
   }
 
   start(): void {
@@ -113,6 +119,7 @@ export class WebhookDeliverer {
           'webhook-signature': signatureHeader(this.c.secrets, d.id, timestamp, body),
         },
         this.c.timeoutMs,
+        this.publicOnly,
       );
       const outcome = await withTransaction(this.pool, async (client) => {
         const db = bossDb(client);
@@ -143,6 +150,7 @@ export class WebhookDeliverer {
     this.stopped = true;
     this.wakeUp?.();
     await this.loop;
+    await this.publicOnly?.close();
   }
 }
 

@@ -1,6 +1,8 @@
 // One delivery attempt over HTTP: POST with a total timeout, no redirects
-// followed, and at most RESPONSE_PEEK_BYTES of the receiver's answer read.
-import { request } from 'undici';
+// followed, and at most RESPONSE_PEEK_BYTES of the receiver's answer read. With a
+// public-address dispatcher, a refused destination ends the delivery at once.
+import { type Dispatcher, request } from 'undici';
+import { AddressNotAllowedError, checkAddresses, urlHost } from '../lib/address-rules.ts';
 
 const RESPONSE_PEEK_BYTES = 1024;
 const ERROR_TEXT_MAX = 200;
@@ -44,11 +46,27 @@ function networkError(err: any): string {
   return code ? `network error (${code})` : 'network error';
 }
 
-export async function postWebhook(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<AttemptResult> {
+function refusal(err: unknown): AddressNotAllowedError | undefined {
+  for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) if (e instanceof AddressNotAllowedError) return e;
+  return undefined;
+}
+
+/** `publicOnly`: a dispatcher that connects only to public addresses (names are checked at connect). */
+export async function postWebhook(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  publicOnly?: Dispatcher,
+): Promise<AttemptResult> {
   const started = performance.now();
   const latency = () => Math.round(performance.now() - started);
   try {
+    // IP literals never reach the dispatcher's lookup, so they are checked here.
+    const { host, literal } = urlHost(new URL(url));
+    if (publicOnly && literal) checkAddresses(host, [host]);
     const res = await request(url, {
+      dispatcher: publicOnly,
       method: 'POST',
       body,
       headers: { 'content-type': 'application/json', 'user-agent': 'ai-service-webhooks', ...headers },
@@ -68,6 +86,16 @@ export async function postWebhook(url: string, body: string, headers: Record<str
       latencyMs: latency(),
     };
   } catch (err) {
+    const refused = refusal(err);
+    if (refused)
+      return {
+        ok: false,
+        retryable: false,
+        statusCode: null,
+        error: `refused: ${refused.message}`,
+        retryAfterMs: null,
+        latencyMs: latency(),
+      };
     return { ok: false, retryable: true, statusCode: null, error: networkError(err), retryAfterMs: null, latencyMs: latency() };
   }
 }

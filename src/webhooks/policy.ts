@@ -1,36 +1,23 @@
 // Where callbacks may go. A callback URL must be http(s), carry no userinfo, and
 // name a host allowed by WEBHOOK_ALLOWED_HOSTS; with no allow-list, or no signing
-// secret, callbacks are refused (422): a secure default against SSRF.
+// secret, callbacks are refused (422): a secure default against SSRF. Unless
+// WEBHOOK_ALLOW_PRIVATE_ADDRESSES is set, the host must also resolve to public
+// addresses only; delivery checks again at connect time (see lib/address-rules.ts),
+// so this early check is for a clear 422, not the guarantee.
 import { HttpError } from '../http/problem.ts';
+import { AddressNotAllowedError, checkUrlAddresses } from '../lib/address-rules.ts';
+import { hostAllowed } from '../lib/host-patterns.ts';
 
 export interface CallbackPolicy {
   allowedHosts: string[];
   secrets: string[];
+  allowPrivateAddresses: boolean;
 }
 
 const unprocessable = (detail: string) => new HttpError(422, 'callback_not_allowed', detail);
 
-/**
- * Patterns: `*` (any host), `hooks.example.com` (exact), `*.example.com` (any
- * subdomain), each optionally with `:port` (else any port).
- */
-export function hostAllowed(url: URL, patterns: string[]): boolean {
-  const host = url.hostname.toLowerCase();
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return patterns.some((raw) => {
-    const p = raw.toLowerCase();
-    if (p === '*') return true;
-    const colon = p.lastIndexOf(':');
-    const hasPort = colon > 0 && !p.endsWith(']') && /^\d+$/.test(p.slice(colon + 1));
-    const hostPattern = hasPort ? p.slice(0, colon) : p;
-    if (hasPort && p.slice(colon + 1) !== port) return false;
-    if (hostPattern.startsWith('*.')) return host.endsWith(hostPattern.slice(1));
-    return host === hostPattern;
-  });
-}
-
 /** Throws 422 unless the URL may receive callbacks. */
-export function checkCallbackUrl(raw: string, policy: CallbackPolicy): void {
+export async function checkCallbackUrl(raw: string, policy: CallbackPolicy): Promise<void> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -41,4 +28,13 @@ export function checkCallbackUrl(raw: string, policy: CallbackPolicy): void {
   if (url.username || url.password) throw unprocessable('callback_url must not contain credentials');
   if (policy.secrets.length === 0) throw unprocessable('callbacks are not enabled on this service (WEBHOOK_SECRET is not set)');
   if (!hostAllowed(url, policy.allowedHosts)) throw unprocessable(`callback host ${url.host} is not in WEBHOOK_ALLOWED_HOSTS`);
+  if (policy.allowPrivateAddresses) return;
+  try {
+    await checkUrlAddresses(url);
+  } catch (err) {
+    if (err instanceof AddressNotAllowedError) throw unprocessable(`callback_url is refused: ${err.message}${PRIVATE_HINT}`);
+    // A name that does not resolve now may resolve by delivery time, which checks again.
+  }
 }
+
+const PRIVATE_HINT = ' (callbacks go to public addresses only unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES is true)';

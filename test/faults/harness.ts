@@ -56,9 +56,10 @@ export interface Replica {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Starts `node src/main.ts` on a free loopback port and waits until it is ready. */
+/** Starts `node src/main.ts` on a loopback port (a free one unless HTTP_PORT is given) and waits until it is ready. */
 export async function startReplica(databaseUrl: string, env: Record<string, string> = {}): Promise<Replica> {
-  const port = await freePort();
+  // A restarted replica passes its old HTTP_PORT, so a balancer's backend list stays valid.
+  const port = env.HTTP_PORT ? Number(env.HTTP_PORT) : await freePort();
   const proc = spawn(NODE, ['src/main.ts'], {
     cwd: ROOT,
     env: {

@@ -72,6 +72,25 @@ describe('configuration', () => {
     });
   }
 
+  it('reads the production-topology variables, with their defaults', () => {
+    expect(loadConfig({})).to.include({
+      keepAliveTimeoutMs: 65_000,
+      shutdownQuietMs: 1000,
+      webhookAllowPrivateAddresses: false,
+      databaseDirectUrl: undefined,
+      dbPreparedStatements: true,
+    });
+    const direct = 'postgres://u:p@db:5432/ai';
+    const pooled = loadConfig({ DATABASE_URL: 'postgres://u:p@pgbouncer:6432/ai', DATABASE_DIRECT_URL: direct });
+    expect(pooled).to.include({ databaseDirectUrl: direct, dbPreparedStatements: false });
+    expect(loadConfig({ DATABASE_URL: direct, DATABASE_DIRECT_URL: direct, DB_PREPARED_STATEMENTS: 'true' }).dbPreparedStatements).to.equal(
+      true,
+    );
+    expect(rejection({ DATABASE_DIRECT_URL: direct }).message).to.equal('DATABASE_DIRECT_URL needs DATABASE_URL');
+    expect(rejection({ HTTP_KEEP_ALIVE_TIMEOUT: '0' }).message).to.match(/^HTTP_KEEP_ALIVE_TIMEOUT is invalid/);
+    expect(rejection({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'maybe' }).message).to.match(/^WEBHOOK_ALLOW_PRIVATE_ADDRESSES is invalid/);
+  });
+
   it('parses booleans true/false/1/0 in any case', () => {
     for (const [raw, value] of [
       ['true', true],

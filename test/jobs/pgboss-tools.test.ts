@@ -15,7 +15,11 @@ const PROFILE = 'pgboss-tools';
 const QUEUE = `call_analysis/${PROFILE}`;
 
 describe('pg-boss tooling on our queues', () => {
-  const { t, api } = useService({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_SECRET: 'pgboss-tools-secret' });
+  const { t, api } = useService({
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+    WEBHOOK_SECRET: 'pgboss-tools-secret',
+  });
   let receiver: Receiver;
   let boss: PgBoss;
   before(async () => {

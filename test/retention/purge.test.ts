@@ -162,6 +162,8 @@ describe('retention purge of jobs with completion callbacks', () => {
       RETENTION_COMPLETED: '1d',
       WEBHOOK_SECRET: 'test-secret-0123456789',
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      // The receivers run on 127.0.0.1, a loopback address.
+      WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
       WEBHOOK_POLL_INTERVAL: '20ms',
     });
     api = client(t.api);

@@ -59,6 +59,8 @@ export async function setup(env: Record<string, string> = {}, databaseUrl?: stri
     HTTP_PORT: '0',
     REAPER_INTERVAL: '200ms',
     LONG_POLL_RECHECK: '1s',
+    // Tests close services right after their last request; the default quiet period would add a second to each.
+    SHUTDOWN_QUIET: '50ms',
     RETRY_BACKOFF_BASE: '50ms',
     RETRY_BACKOFF_MAX: '200ms',
     ...env,

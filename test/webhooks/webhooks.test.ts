@@ -8,6 +8,8 @@ const SECRET = `whsec_${Buffer.from('test-signing-key-0123456789').toString('bas
 const ENV = {
   WEBHOOK_SECRET: SECRET,
   WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  // The receivers run on 127.0.0.1, a loopback address.
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
   WEBHOOK_RETRY_BASE: '0',
   WEBHOOK_TIMEOUT: '300ms',
   WEBHOOK_POLL_INTERVAL: '20ms',

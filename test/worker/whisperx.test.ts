@@ -83,6 +83,8 @@ describe('worker: WhisperX executor', () => {
       WHISPERX_URL: whisperx.url,
       WHISPERX_MAX_AUDIO_BYTES: AUDIO_LIMIT,
       WORKER_CLAIM_WAIT: '5s',
+      // The file server runs on 127.0.0.1, a loopback address.
+      WORKER_DOWNLOAD_ALLOW_PRIVATE_ADDRESSES: 'true',
     });
   });
   after(async () => {

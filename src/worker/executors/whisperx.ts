@@ -4,8 +4,10 @@
 // input:  { audio_url, language?, diarize?, min_speakers?, max_speakers?, initial_prompt? }
 // result: { text, language, segments: [{ start, end, text, speaker?, words? }],
 //           duration_seconds, latency_ms }
+import type { Dispatcher } from 'undici';
 import { BYTES, DURATION, type Env, list, read, url } from '../../config.ts';
-import { parseBytes, parseDuration, redactUrl } from '../../lib/units.ts';
+import { publicAddressAgent } from '../../lib/address-rules.ts';
+import { parseBoolean, parseBytes, parseDuration, redactUrl } from '../../lib/units.ts';
 import { invalidInput } from '../providers/errors.ts';
 import { type AsrOptions, downloadAudio, WhisperxClient } from '../providers/whisperx.ts';
 import type { Executor, ExecutorPlugin, JobContext, JsonObject } from '../executor.ts';
@@ -31,6 +33,10 @@ const checkInput = inputChecker<WhisperxInput>({
 export interface WhisperxSettings {
   maxAudioBytes: number;
   downloadTimeoutMs: number;
+  /** Host patterns audio_url may name; empty = any host. */
+  downloadAllowedHosts: string[];
+  /** Set unless private addresses are allowed: connects only to public addresses. */
+  downloadDispatcher: Dispatcher | undefined;
 }
 
 export class WhisperxExecutor implements Executor {
@@ -51,6 +57,8 @@ export class WhisperxExecutor implements Executor {
       maxBytes: this.s.maxAudioBytes,
       timeoutMs: this.s.downloadTimeoutMs,
       signal: ctx.signal,
+      allowedHosts: this.s.downloadAllowedHosts,
+      publicOnly: this.s.downloadDispatcher,
     });
     ctx.logger.debug({ bytes: audio.data.size }, 'audio downloaded');
     const { audio_url: _url, ...options } = i;
@@ -68,6 +76,11 @@ export const whisperxExecutor: ExecutorPlugin = {
     const settings: WhisperxSettings = {
       maxAudioBytes: read(env, 'WHISPERX_MAX_AUDIO_BYTES', 200 * 1024 * 1024, parseBytes, BYTES),
       downloadTimeoutMs: read(env, 'WHISPERX_DOWNLOAD_TIMEOUT', 300_000, parseDuration, DURATION),
+      downloadAllowedHosts: read(env, 'WORKER_DOWNLOAD_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
+      // Downloads from loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true.
+      downloadDispatcher: read(env, 'WORKER_DOWNLOAD_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, 'true, false, 1 or 0')
+        ? undefined
+        : publicAddressAgent(),
     };
     const client = new WhisperxClient({ url: whisperxUrl, timeoutMs });
     return {

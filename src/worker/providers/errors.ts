@@ -4,9 +4,11 @@
 //   429                                                → rate_limited (retryable, Retry-After honoured)
 //   a deadline passed                                  → timeout (retryable)
 //   400/422 or input that fails validation             → invalid_input (not retryable)
+//   a caller's URL at a refused address (address-rules) → invalid_input
 //   any other 4xx/5xx, an unparseable reply            → provider_error (retryable)
 // Messages name the provider and what happened; they never contain request
 // bodies, API keys or a provider's whole reply (at most a short error text).
+import { AddressNotAllowedError } from '../../lib/address-rules.ts';
 
 export type ErrorCategory = 'provider_unavailable' | 'rate_limited' | 'timeout' | 'invalid_input' | 'provider_error';
 
@@ -50,6 +52,8 @@ export function fromStatus(provider: string, status: number, retryAfter: unknown
  * means the caller's URL is wrong, which retrying cannot fix.
  */
 export function fromDownloadStatus(what: string, status: number, retryAfter: unknown): ProviderError {
+  // Following a redirect would skip the host and address checks made for the first URL.
+  if (status >= 300 && status < 400) return invalidInput(`${what} answered ${status}: redirects are not followed`);
   if (status >= 400 && status < 500 && status !== 429) return invalidInput(`${what} answered ${status}`);
   return fromStatus(what, status, retryAfter);
 }
@@ -72,6 +76,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 export function fromThrown(provider: string, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   for (const e of causes(err)) {
+    if (e instanceof AddressNotAllowedError) return invalidInput(`${provider} is refused: ${e.message}`);
     const code = typeof e.code === 'string' ? e.code : '';
     if (e.name === 'TimeoutError' || TIMEOUT_CODES.has(code)) return new ProviderError('timeout', `${provider} timed out`);
     if (UNAVAILABLE_CODES[code]) return new ProviderError('provider_unavailable', `${provider}: ${UNAVAILABLE_CODES[code]} (${code})`);

@@ -7,6 +7,8 @@
 // Also downloads the caller's audio_url with a size limit, since the webservice
 // takes an upload rather than a URL.
 import { type Dispatcher, FormData } from 'undici';
+import { checkAddresses, urlHost } from '../../lib/address-rules.ts';
+import { hostAllowed } from '../../lib/host-patterns.ts';
 import { fromDownloadStatus, invalidInput, unparseableReply } from './errors.ts';
 import { callProvider } from './http.ts';
 
@@ -138,11 +140,30 @@ export interface DownloadOptions {
   maxBytes: number;
   timeoutMs: number;
   signal: AbortSignal;
-  dispatcher?: Dispatcher;
+  /** Host patterns (as WEBHOOK_ALLOWED_HOSTS); empty = any host. */
+  allowedHosts?: string[];
+  /** A dispatcher that connects only to public addresses; unset = any address. */
+  publicOnly?: Dispatcher;
 }
 
-/** GETs the caller's audio. Over the limit or a 4xx is invalid_input; the rest maps as any provider. */
+/**
+ * GETs the caller's audio. A host outside the allow-list, a refused address, a
+ * redirect, a body over the limit or a 4xx is invalid_input; the rest maps as any provider.
+ */
 export async function downloadAudio(url: string, o: DownloadOptions): Promise<Audio> {
+  const target = new URL(url);
+  if (o.allowedHosts?.length && !hostAllowed(target, o.allowedHosts)) {
+    throw invalidInput(`audio_url host ${target.host} is not in WORKER_DOWNLOAD_ALLOWED_HOSTS`);
+  }
+  // IP literals never reach the dispatcher's lookup, so they are checked here.
+  const { host, literal } = urlHost(target);
+  if (o.publicOnly && literal) {
+    try {
+      checkAddresses(host, [host]);
+    } catch (err) {
+      throw invalidInput(`audio_url is refused: ${(err as Error).message}`);
+    }
+  }
   const reply = await callProvider({
     provider: 'audio_url',
     url,
@@ -152,7 +173,7 @@ export async function downloadAudio(url: string, o: DownloadOptions): Promise<Au
     maxBytes: o.maxBytes,
     tooLarge: () => invalidInput(`audio is larger than the limit of ${o.maxBytes} bytes`),
     onStatus: (status, retryAfter) => fromDownloadStatus('audio_url', status, retryAfter),
-    dispatcher: o.dispatcher,
+    dispatcher: o.publicOnly,
   });
   if (reply.body.length === 0) throw invalidInput('audio_url returned an empty body');
   const type = reply.headers['content-type'];
