@@ -7,17 +7,14 @@
 // hammer the providers; nothing a provider sends is echoed, and no key or URL
 // credential is ever returned or logged (endpoints are shown without userinfo
 // or query, errors are fixed short strings).
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { Config } from '../config.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
-import { basicAuth, elapsedMs, type ProbeResult, probe, publicEndpoint, requestUrl } from './probe.ts';
+import { checkProvider } from './check.ts';
+import { publicEndpoint } from './probe.ts';
 
 export const PROVIDER_STATUS_CACHE_MS = 5000;
-/** A /models listing larger than this is not parsed (model_available is then false). */
-export const MODELS_BODY_MAX_BYTES = 1024 * 1024;
-
 export type ProviderName = 'llm' | 'whisperx' | 'openclaw';
 
 export interface ProviderStatus {
@@ -45,17 +42,6 @@ interface Target {
   openai: boolean;
   apiKey?: string;
   model?: string;
-}
-
-/** The served model ids of an OpenAI-style /models answer, or undefined if it is not one. */
-function modelIds(body: string | undefined): string[] | undefined {
-  try {
-    const data = JSON.parse(body ?? '')?.data;
-    if (!Array.isArray(data)) return undefined;
-    return data.map((m: { id?: unknown }) => m?.id).filter((id): id is string => typeof id === 'string');
-  } catch {
-    return undefined;
-  }
 }
 
 export class ProviderStatusService {
@@ -97,28 +83,9 @@ export class ProviderStatusService {
   private async check(t: Target): Promise<ProviderStatus> {
     const base = { name: t.name, model: t.model ?? null, model_available: null, error: null };
     if (!t.url) return { ...base, configured: false, status: 'not_configured', latency_ms: null, endpoint: null };
-    const auth = t.apiKey ? `Bearer ${t.apiKey}` : basicAuth(t.url);
-    const o = {
-      headers: { accept: 'application/json', 'user-agent': 'ai-service-status', ...(auth ? { authorization: auth } : {}) },
-      signal: AbortSignal.timeout(this.timeoutMs),
-      dispatcher: this.agent,
-    };
-    const start = performance.now();
-    const entry = { ...base, configured: true, endpoint: publicEndpoint(t.url) };
-    if (t.openai) {
-      const r = await probe(requestUrl(t.url, '/models'), { ...o, maxBytes: MODELS_BODY_MAX_BYTES });
-      const latency_ms = elapsedMs(start);
-      if (r.status !== 200) return { ...entry, status: 'down', latency_ms, error: failure(r) };
-      const ids = modelIds(r.body);
-      const error = r.tooLarge ? 'models list too large' : ids ? null : 'unexpected models response';
-      return { ...entry, status: 'up', latency_ms, model_available: ids?.includes(t.model!) ?? false, error };
-    }
-    // whisper-asr-webservice has no health route: its root (a redirect to /docs) or
-    // its OpenAPI document answering at all means it is up.
-    let r = await probe(requestUrl(t.url), { ...o, maxBytes: 0 });
-    if (r.status !== undefined && !answers(r)) r = await probe(requestUrl(t.url, '/openapi.json'), { ...o, maxBytes: 0 });
-    const latency_ms = elapsedMs(start);
-    return answers(r) ? { ...entry, status: 'up', latency_ms } : { ...entry, status: 'down', latency_ms, error: failure(r) };
+    const target = { url: t.url, openai: t.openai, apiKey: t.apiKey, model: t.model };
+    const r = await checkProvider(target, { timeoutMs: this.timeoutMs, dispatcher: this.agent, userAgent: 'ai-service-status' });
+    return { ...base, configured: true, endpoint: publicEndpoint(t.url), ...r };
   }
 
   private logChange(p: ProviderStatus): void {
@@ -131,6 +98,3 @@ export class ProviderStatusService {
     else this.logger.info(fields, 'provider is up');
   }
 }
-
-const answers = (r: ProbeResult) => r.status !== undefined && r.status >= 200 && r.status < 400;
-const failure = (r: ProbeResult) => r.error ?? `HTTP ${r.status}`;

@@ -16,6 +16,8 @@ export const EXECUTORS: ExecutorPlugin[] = [llmExecutor, whisperxExecutor];
 export const CONCURRENCY_MAX = 100;
 const LEASE_SECONDS_MAX = 43_200;
 const CLAIM_WAIT_SECONDS_MAX = 30;
+const CIRCUIT_THRESHOLD_MAX = 1000;
+const PROBE_INTERVAL_MAX_MS = 600_000;
 const SLUG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** One model profile served by one executor, with its own concurrency. */
@@ -36,6 +38,17 @@ export interface WorkerConfig {
   claimWaitSeconds: number;
   shutdownGraceMs: number;
   logLevel: string;
+  circuit: CircuitConfig;
+  /** Where /healthz and /metrics listen; undefined = not served. Port 0 picks a free one. */
+  metrics: { host: string; port: number } | undefined;
+}
+
+export interface CircuitConfig {
+  /** Consecutive infrastructure failures that open a lane's circuit. */
+  threshold: number;
+  /** Wait before the first health probe of an open circuit; it doubles (with jitter) up to probeIntervalMaxMs. */
+  probeIntervalMs: number;
+  probeIntervalMaxMs: number;
 }
 
 function slugs(name: string) {
@@ -111,6 +124,8 @@ export function loadWorkerConfig(env: Env, pid = process.pid): WorkerConfig {
     claimWaitSeconds: read(env, 'WORKER_CLAIM_WAIT', 20, seconds(0, CLAIM_WAIT_SECONDS_MAX), `${DURATION}, 0-30s`),
     shutdownGraceMs: read(env, 'WORKER_SHUTDOWN_GRACE', 30_000, parseDuration, DURATION),
     logLevel: read(env, 'LOG_LEVEL', 'info', oneOf(LOG_LEVELS), LOG_LEVELS.join(', ')),
+    circuit: circuitConfig(env),
+    metrics: metricsConfig(env),
   };
   return Object.freeze(config);
 }
@@ -118,4 +133,30 @@ export function loadWorkerConfig(env: Env, pid = process.pid): WorkerConfig {
 function workerId(raw: string): string {
   if (raw.length < 1 || raw.length > 200) throw new Error('length');
   return raw;
+}
+
+function circuitConfig(env: Env): CircuitConfig {
+  const interval = millis(100, PROBE_INTERVAL_MAX_MS);
+  const range = `${DURATION}, 100ms-10m`;
+  const c: CircuitConfig = {
+    threshold: read(env, 'WORKER_CIRCUIT_THRESHOLD', 3, int(1, CIRCUIT_THRESHOLD_MAX), `an integer 1-${CIRCUIT_THRESHOLD_MAX}`),
+    probeIntervalMs: read(env, 'WORKER_PROBE_INTERVAL', 1000, interval, range),
+    probeIntervalMaxMs: read(env, 'WORKER_PROBE_INTERVAL_MAX', 30_000, interval, range),
+  };
+  if (c.probeIntervalMaxMs < c.probeIntervalMs) throw new ConfigError('WORKER_PROBE_INTERVAL_MAX must not be below WORKER_PROBE_INTERVAL');
+  return c;
+}
+
+function metricsConfig(env: Env): WorkerConfig['metrics'] {
+  const port = read(env, 'WORKER_METRICS_PORT', undefined, int(0, 65_535), 'a port 0-65535 (0 = any free port)');
+  if (port === undefined) return undefined;
+  return { port, host: read(env, 'WORKER_METRICS_HOST', '0.0.0.0', (s) => s, 'a host name or address') };
+}
+
+function millis(min: number, max: number) {
+  return (raw: string) => {
+    const ms = parseDuration(raw);
+    if (ms < min || ms > max) throw new Error('out of range');
+    return ms;
+  };
 }

@@ -5,6 +5,7 @@
 // in EXECUTORS (src/worker/config.ts).
 import type { Logger } from 'pino';
 import type { Env } from '../config.ts';
+import type { ProviderTarget } from '../providers/check.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -29,6 +30,8 @@ export interface ConfiguredExecutor {
   profiles: string[];
   /** Settings safe to log (no keys). */
   summary: JsonObject;
+  /** The provider whose health decides when an open circuit may close (see circuit.ts). */
+  health: ProviderTarget;
   create(): Executor;
 }
 

@@ -1,12 +1,18 @@
-// Runs one claimed job: the executor, heartbeats every third of the lease (so
-// two can be lost before it runs out), then complete or fail with a category.
+// Runs one claimed job: the executor, heartbeats every LEASE_CHECK_MAX_MS (or
+// every third of the lease, if shorter), then complete or fail with a category.
 //
-// The job's AbortSignal ends the wait on the executor for two reasons:
+// The heartbeat doubles as the lease check: a job cancelled or retried while it
+// runs has its lease revoked, the next heartbeat answers 409 lease_lost, and the
+// provider call is aborted, so the worker learns within about 4 s (see README).
+//
+// The job's AbortSignal ends the wait on the executor (and the provider request
+// through undici) for two reasons:
 //   - the lease is lost (a heartbeat answered 409/404: expired, cancelled,
 //     retried by an admin): nothing is reported, someone else owns the job now;
-//   - the worker is shutting down past its grace period: the job is handed back
-//     with the retryable category `worker_shutdown` and retry_after_seconds 0,
-//     so another worker can claim it at once.
+//   - the worker gives the job back (HandBack): shutdown past its grace period
+//     (category worker_shutdown, claimable again at once) or the lane's circuit
+//     opening (provider_unavailable, after the service's backoff). Both are
+//     retryable infrastructure categories.
 // complete/fail are retried while the service is unreachable, but only while
 // the lease lasts: after that the service has already settled the attempt.
 import type { Logger } from 'pino';
@@ -16,15 +22,46 @@ import { backoffMs, sleep } from './backoff.ts';
 import type { Executor, JsonObject } from './executor.ts';
 
 export const HEARTBEATS_PER_LEASE = 3;
+/** The longest gap between lease checks: a cancel or retry reaches a running job within this plus one round trip. */
+export const LEASE_CHECK_MAX_MS = 4000;
 
 export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'lease_lost' | 'unreported';
 
-export class ShutdownAbort extends Error {
-  constructor() {
-    super('the worker shut down before the job finished');
-    this.name = 'ShutdownAbort';
+/** How a job ended for this worker; `category` is set when it was reported as failed. */
+export interface Finished {
+  outcome: Outcome;
+  category: string | undefined;
+}
+
+type Failure = Omit<Body<'failJob'>, 'lease_token'>;
+
+/** The worker stops waiting for a job and reports it with this retryable failure. */
+export class HandBack extends Error {
+  readonly failure: Failure;
+
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.name = 'HandBack';
+    this.failure = failure;
   }
 }
+
+/** Shutdown past the grace period: another worker may claim the job at once. */
+export const shutdownHandBack = () =>
+  new HandBack({
+    category: 'worker_shutdown',
+    message: 'the worker shut down before the job finished',
+    retryable: true,
+    retry_after_seconds: 0,
+  });
+
+/** The lane's circuit opened: the job waits out the service's backoff, as it would after a failed call. */
+export const circuitHandBack = (profile: string) =>
+  new HandBack({
+    category: 'provider_unavailable',
+    message: `the worker's circuit for ${profile} opened after consecutive provider failures; handed back unfinished`,
+    retryable: true,
+  });
 
 class LeaseLost extends Error {
   constructor(code: string) {
@@ -32,8 +69,6 @@ class LeaseLost extends Error {
     this.name = 'LeaseLost';
   }
 }
-
-type Failure = Omit<Body<'failJob'>, 'lease_token'>;
 
 export interface RunnerDeps {
   client: AiServiceClient;
@@ -44,7 +79,7 @@ export interface RunnerDeps {
 export class JobRunner {
   readonly job: ClaimedJob;
   /** Settles (never rejects) when the job is reported or given up. */
-  readonly done: Promise<Outcome>;
+  readonly done: Promise<Finished>;
   private readonly abort = new AbortController();
   private readonly d: RunnerDeps;
   private readonly log: Logger;
@@ -59,12 +94,12 @@ export class JobRunner {
     this.done = this.run(executor);
   }
 
-  /** Stop waiting for the executor and give the job back (shutdown grace is over). */
-  handBack(): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new ShutdownAbort());
+  /** Stop waiting for the executor and give the job back with the reason's failure. */
+  handBack(reason: HandBack): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
   }
 
-  private async run(executor: Executor): Promise<Outcome> {
+  private async run(executor: Executor): Promise<Finished> {
     const started = performance.now();
     this.log.info('job started');
     this.scheduleHeartbeat();
@@ -84,15 +119,13 @@ export class JobRunner {
     }
     const duration_ms = Math.round(performance.now() - started);
     this.log.info({ outcome, category, duration_ms }, 'job finished');
-    return outcome;
+    return { outcome, category };
   }
 
   private failureOf(err: unknown): Failure | undefined {
     const reason = this.abort.signal.aborted ? this.abort.signal.reason : undefined;
     if (reason instanceof LeaseLost) return undefined;
-    if (reason instanceof ShutdownAbort) {
-      return { category: 'worker_shutdown', message: reason.message, retryable: true, retry_after_seconds: 0 };
-    }
+    if (reason instanceof HandBack) return reason.failure;
     // Anything but a ProviderError is a bug in an executor: log it whole, report it briefly.
     if (!(err instanceof ProviderError)) this.log.error({ err }, 'executor threw an unexpected error');
     const e = fromThrown('executor', err);
@@ -137,11 +170,11 @@ export class JobRunner {
   }
 
   /** Beats keep a fixed cadence from when each was sent, so a slow answer does not push the next one late. */
-  private scheduleHeartbeat(delayMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE): void {
+  private scheduleHeartbeat(delayMs = heartbeatEveryMs(this.d.leaseSeconds)): void {
     this.heartbeat = setTimeout(async () => {
       const sent = performance.now();
       await this.beat();
-      const everyMs = (this.d.leaseSeconds * 1000) / HEARTBEATS_PER_LEASE;
+      const everyMs = heartbeatEveryMs(this.d.leaseSeconds);
       if (this.heartbeat) this.scheduleHeartbeat(Math.max(0, everyMs - (performance.now() - sent)));
     }, delayMs);
   }
@@ -165,6 +198,11 @@ export class JobRunner {
       }
     }
   }
+}
+
+/** Two beats can be lost before a lease runs out, and a revoked lease is noticed within LEASE_CHECK_MAX_MS. */
+export function heartbeatEveryMs(leaseSeconds: number): number {
+  return Math.min((leaseSeconds * 1000) / HEARTBEATS_PER_LEASE, LEASE_CHECK_MAX_MS);
 }
 
 function outcomeOf(job: Job): Outcome {

@@ -42,7 +42,11 @@ logger.info(
     task_types: config.taskTypes ?? 'all',
     lease_seconds: config.leaseSeconds,
     lanes: config.lanes.map((l) => ({ profile: l.profile, executor: l.executor.name, concurrency: l.concurrency, ...l.executor.summary })),
+    circuit: config.circuit,
   },
   'worker started',
 );
-worker.start();
+worker.start().catch((err) => {
+  logger.fatal({ err }, 'could not start the worker health server');
+  process.exit(1);
+});

@@ -1,40 +1,51 @@
-// The worker: one claim loop ("lane") per model profile, each with its own
-// concurrency. A lane long-polls for at most as many jobs as it has free slots,
-// so the worker never holds more jobs than its concurrency; when the service is
-// unreachable or refuses, the lane backs off (exponentially, with jitter) and
-// tries again rather than crashing.
+// The worker: one Lane (claim loop with its own concurrency and circuit breaker)
+// per model profile, plus /healthz and /metrics when WORKER_METRICS_PORT is set.
 //
 // shutdown(): stop claiming (an open long-poll is aborted), let running jobs
 // finish within the grace period, then hand the rest back (see JobRunner).
 import type { Logger } from 'pino';
-import { type AiServiceClient, ApiError } from '../client/index.ts';
-import { backoffMs, sleep } from './backoff.ts';
-import type { Lane, WorkerConfig } from './config.ts';
-import { brief, JobRunner } from './job-runner.ts';
+import { Agent } from 'undici';
+import type { AiServiceClient } from '../client/index.ts';
+import type { WorkerConfig } from './config.ts';
+import { type HealthServer, startHealthServer } from './health-server.ts';
+import { type JobRunner, shutdownHandBack } from './job-runner.ts';
+import { Lane, PROBE_TIMEOUT_MS } from './lane.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 
 /** After handing jobs back, how long to wait for the fail calls before exiting anyway. */
 const HAND_BACK_TIMEOUT_MS = 10_000;
 
 export class Worker {
+  readonly metrics: WorkerMetrics;
   private readonly config: WorkerConfig;
-  private readonly client: AiServiceClient;
   private readonly logger: Logger;
   private readonly stopping = new AbortController();
-  private readonly running = new Set<JobRunner>();
+  private readonly probeAgent: Agent;
+  private readonly lanes: Lane[];
   private loops: Promise<void>[] = [];
+  private health: HealthServer | undefined;
 
   constructor(config: WorkerConfig, client: AiServiceClient, logger: Logger) {
     this.config = config;
-    this.client = client;
     this.logger = logger;
+    this.metrics = createWorkerMetrics(config.lanes.map((l) => l.profile));
+    const t = PROBE_TIMEOUT_MS;
+    this.probeAgent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 4000 });
+    const deps = { config, client, logger, metrics: this.metrics, stopping: this.stopping.signal, dispatcher: this.probeAgent };
+    this.lanes = config.lanes.map((l) => new Lane(l, deps));
   }
 
-  start(): void {
-    this.loops = this.config.lanes.map((lane) => this.lane(lane));
+  /** Starts the lanes, and the health server if configured (its port is logged). */
+  async start(): Promise<void> {
+    this.loops = this.lanes.map((l) => l.run());
+    const m = this.config.metrics;
+    if (!m) return;
+    this.health = await startHealthServer(m.host, m.port, this.healthSource(), this.metrics);
+    this.logger.info({ host: m.host, port: this.health.port }, 'worker health and metrics listening');
   }
 
   get inFlight(): number {
-    return this.running.size;
+    return this.running().length;
   }
 
   /** Resolves when every job is reported or handed back. `now` skips the grace period. */
@@ -42,64 +53,26 @@ export class Worker {
     this.stopping.abort();
     await Promise.all(this.loops);
     const graceMs = now ? 0 : this.config.shutdownGraceMs;
-    if (this.running.size) this.logger.info({ jobs: this.running.size, grace_ms: graceMs }, 'waiting for running jobs');
-    const all = () => Promise.all([...this.running].map((r) => r.done));
-    if (await settlesWithin(all(), graceMs)) return;
-    this.logger.warn({ jobs: this.running.size }, 'grace period over: handing jobs back');
-    for (const r of this.running) r.handBack();
-    if (!(await settlesWithin(all(), HAND_BACK_TIMEOUT_MS))) this.logger.error('some jobs could not be handed back');
-  }
-
-  private async lane(lane: Lane): Promise<void> {
-    const log = this.logger.child({ profile: lane.profile });
-    const executor = lane.executor.create();
-    const mine = new Set<JobRunner>();
-    const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve()));
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      if (mine.size >= lane.concurrency) {
-        await Promise.race([stopped, ...[...mine].map((r) => r.done)]);
-        continue;
-      }
-      let jobs: Awaited<ReturnType<AiServiceClient['claimJobs']>>['jobs'];
-      try {
-        jobs = (await this.claim(lane, lane.concurrency - mine.size)).jobs;
-        if (failures) log.info('claiming again');
-        failures = 0;
-      } catch (err) {
-        if (this.stopping.signal.aborted) break;
-        const wait = backoffMs(++failures);
-        // A 4xx (bad token, unknown profile) will not fix itself: say so louder than an outage.
-        const refused = err instanceof ApiError && err.status < 500;
-        log[refused ? 'error' : 'warn']({ error: brief(err), retry_in_ms: wait }, 'claim failed; backing off');
-        await sleep(wait, this.stopping.signal);
-        continue;
-      }
-      for (const job of jobs) {
-        const runner = new JobRunner(job, executor, { client: this.client, logger: this.logger, leaseSeconds: this.config.leaseSeconds });
-        mine.add(runner);
-        this.running.add(runner);
-        void runner.done.then(() => {
-          mine.delete(runner);
-          this.running.delete(runner);
-        });
-      }
+    if (this.inFlight) this.logger.info({ jobs: this.inFlight, grace_ms: graceMs }, 'waiting for running jobs');
+    const all = () => Promise.all(this.running().map((r) => r.done));
+    if (!(await settlesWithin(all(), graceMs))) {
+      this.logger.warn({ jobs: this.inFlight }, 'grace period over: handing jobs back');
+      for (const r of this.running()) r.handBack(shutdownHandBack());
+      if (!(await settlesWithin(all(), HAND_BACK_TIMEOUT_MS))) this.logger.error('some jobs could not be handed back');
     }
+    await this.health?.close();
+    await this.probeAgent.close();
   }
 
-  private claim(lane: Lane, limit: number) {
-    const c = this.config;
-    return this.client.claimJobs(
-      {
-        worker_id: c.workerId,
-        model_profiles: [lane.profile],
-        ...(c.taskTypes ? { task_types: c.taskTypes } : {}),
-        limit,
-        lease_seconds: c.leaseSeconds,
-        wait_seconds: c.claimWaitSeconds,
-      },
-      { signal: this.stopping.signal },
-    );
+  private running(): JobRunner[] {
+    return this.lanes.flatMap((l) => [...l.running]);
+  }
+
+  private healthSource() {
+    return {
+      draining: () => this.stopping.signal.aborted,
+      lanes: () => this.lanes.map((l) => ({ model_profile: l.profile, state: l.circuit.state, in_flight: l.running.size })),
+    };
   }
 }
 

@@ -37,6 +37,26 @@ describe('worker config', () => {
     expect(lanes(LLM)).to.deep.equal([['qwen2.5-14b', 'llm', 1]]);
   });
 
+  it('opens circuits after 3 failures, probes from 1 s up to 30 s, and serves no metrics by default', () => {
+    const c = loadWorkerConfig(LLM);
+    expect(c.circuit).to.deep.equal({ threshold: 3, probeIntervalMs: 1000, probeIntervalMaxMs: 30_000 });
+    expect(c.metrics).to.equal(undefined);
+    expect(loadWorkerConfig({ ...LLM, WORKER_METRICS_PORT: '0' }).metrics).to.deep.equal({ host: '0.0.0.0', port: 0 });
+    const custom = { ...LLM, WORKER_METRICS_PORT: '9464', WORKER_METRICS_HOST: '127.0.0.1', WORKER_CIRCUIT_THRESHOLD: '5' };
+    expect(loadWorkerConfig(custom)).to.deep.include({ metrics: { host: '127.0.0.1', port: 9464 } });
+  });
+
+  it('rejects circuit and metrics settings out of range, naming the variable', () => {
+    expect(fails({ ...LLM, WORKER_CIRCUIT_THRESHOLD: '0' })).to.match(/^WORKER_CIRCUIT_THRESHOLD is invalid: expected an integer 1-1000/);
+    expect(fails({ ...LLM, WORKER_CIRCUIT_THRESHOLD: '1001' })).to.match(/^WORKER_CIRCUIT_THRESHOLD is invalid/);
+    expect(fails({ ...LLM, WORKER_PROBE_INTERVAL: '50ms' })).to.match(/^WORKER_PROBE_INTERVAL is invalid: .*100ms-10m/);
+    expect(fails({ ...LLM, WORKER_PROBE_INTERVAL_MAX: '11m' })).to.match(/^WORKER_PROBE_INTERVAL_MAX is invalid/);
+    expect(fails({ ...LLM, WORKER_PROBE_INTERVAL: '5s', WORKER_PROBE_INTERVAL_MAX: '2s' })).to.equal(
+      'WORKER_PROBE_INTERVAL_MAX must not be below WORKER_PROBE_INTERVAL',
+    );
+    expect(fails({ ...LLM, WORKER_METRICS_PORT: '65536' })).to.match(/^WORKER_METRICS_PORT is invalid: expected a port 0-65535/);
+  });
+
   it('serves every configured executor profile unless WORKER_MODEL_PROFILES narrows it', () => {
     const env = { ...LLM, LLM_MODEL: 'llama-8b', WHISPERX_URL: 'http://whisperx:9000' };
     expect(lanes(env)).to.deep.equal([

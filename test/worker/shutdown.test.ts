@@ -78,6 +78,35 @@ describe('worker: shutdown', () => {
     expect([untouched.status, untouched.attempts]).to.deep.equal(['pending', 0]);
   });
 
+  it('answers /healthz with 503 draining while it finishes a job after SIGTERM', async () => {
+    worker = await start('stop-d', { WORKER_SHUTDOWN_GRACE: '15s', WORKER_METRICS_PORT: '0', WORKER_METRICS_HOST: '127.0.0.1' });
+    const { port } = await worker.waitForLog('metrics', (l) => l.msg === 'worker health and metrics listening');
+    const healthz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return { status: res.status, body: (await res.json()) as { status: string; lanes: { state: string }[] } };
+    };
+    const job = await api.createJob(chatJob('stop-d'));
+    await waitFor('the provider call', () => vllm!.open === 1);
+    expect(await healthz()).to.deep.equal({
+      status: 200,
+      body: { status: 'ok', lanes: [{ model_profile: 'stop-d', state: 'claiming', in_flight: 1 }] },
+    });
+    worker.proc.kill('SIGTERM');
+    await worker.waitForLog('stopping', (l) => l.msg === 'stopping: no new claims');
+    const draining = await waitFor('draining lane', async () => {
+      const h = await healthz();
+      return h.body.lanes[0].state === 'draining' ? h : undefined;
+    });
+    expect(draining).to.deep.equal({
+      status: 503,
+      body: { status: 'draining', lanes: [{ model_profile: 'stop-d', state: 'draining', in_flight: 1 }] },
+    });
+    expect((await fetch(`http://127.0.0.1:${port}/nothing`)).status).to.equal(404);
+    release();
+    expect(await worker.exited).to.equal(0);
+    expect((await api.getJob(job.id)).status).to.equal('completed');
+  });
+
   it('exits 0 promptly when idle, ending its open long-poll claim', async () => {
     worker = await start('stop-c', { WORKER_CLAIM_WAIT: '30s' });
     const server = t.service.server!;

@@ -110,13 +110,13 @@ export const llmExecutor: ExecutorPlugin = {
     const model = read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name');
     const timeoutMs = read(env, 'LLM_TIMEOUT', 300_000, parseDuration, DURATION);
     const profiles = read(env, 'LLM_PROFILES', [model], list, 'comma-separated model profiles');
-    const client = gateway
-      ? new LlmClient({ name: 'openclaw', baseUrl: gateway, apiKey: env.OPENCLAW_TOKEN || undefined, timeoutMs })
-      : new LlmClient({ name: 'llm', baseUrl: baseUrl!, apiKey: env.LLM_API_KEY || undefined, timeoutMs });
+    const apiKey = (gateway ? env.OPENCLAW_TOKEN : env.LLM_API_KEY) || undefined;
+    const client = new LlmClient({ name: gateway ? 'openclaw' : 'llm', baseUrl: gateway ?? baseUrl!, apiKey, timeoutMs });
     return {
       name: 'llm',
       profiles,
       summary: { via: client.name, endpoint: redactUrl(gateway ?? baseUrl!), model, timeout_ms: timeoutMs },
+      health: { url: gateway ?? baseUrl!, openai: true, apiKey, model },
       create: () => new LlmExecutor(client, model),
     };
   },

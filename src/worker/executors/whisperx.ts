@@ -87,6 +87,7 @@ export const whisperxExecutor: ExecutorPlugin = {
       name: 'whisperx',
       profiles: read(env, 'WHISPERX_PROFILES', ['whisperx'], list, 'comma-separated model profiles'),
       summary: { endpoint: redactUrl(whisperxUrl), timeout_ms: timeoutMs, max_audio_bytes: settings.maxAudioBytes },
+      health: { url: whisperxUrl, openai: false },
       create: () => new WhisperxExecutor(client, settings),
     };
   },

@@ -2,7 +2,7 @@
 // The whole exchange (connect, headers, body) must finish before `timeoutMs`;
 // the caller's signal (job shutdown, lease lost) aborts it too and its reason is
 // rethrown unchanged, so the caller can tell "we stopped" from "it timed out".
-import { type Dispatcher, type FormData, request } from 'undici';
+import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import { readCapped } from '../../lib/read-capped.ts';
 import { fromStatus, fromThrown, ProviderError } from './errors.ts';
 
@@ -28,6 +28,14 @@ export interface ProviderReply {
   body: Buffer;
 }
 
+/**
+ * The dispatcher when the caller passes none. Not the process-wide global one: that
+ * slot is shared with Node's built-in copy of undici (global fetch), which cannot
+ * encode this copy's FormData and then sends the multipart upload as a body that
+ * never ends, so the request hangs until its deadline.
+ */
+const DEFAULT_DISPATCHER = new Agent();
+
 /** Replies that are not 2xx are read up to this much for their error text. */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
@@ -35,7 +43,13 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
   const deadline = AbortSignal.timeout(c.timeoutMs);
   const signal = AbortSignal.any([c.signal, deadline]);
   try {
-    const res = await request(c.url, { method: c.method, headers: c.headers, body: c.body, signal, dispatcher: c.dispatcher });
+    const res = await request(c.url, {
+      method: c.method,
+      headers: c.headers,
+      body: c.body,
+      signal,
+      dispatcher: c.dispatcher ?? DEFAULT_DISPATCHER,
+    });
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     const declared = Number(res.headers['content-length']);
     const limit = ok ? c.maxBytes : ERROR_BODY_MAX_BYTES;
