@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { stringify } from 'yaml';
 import { createTestDatabase } from '../support/database.ts';
 import { setup } from '../support/service.ts';
+import { waitFor } from '../support/wait.ts';
 import { as } from './fixtures.ts';
 
 const OLD = 'old-token-0123456789abcdefgh';
@@ -16,15 +17,6 @@ const NEW = 'new-token-0123456789abcdefgh';
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 
 const tokenFile = (...tokens: string[]) => stringify({ tokens: [{ name: 'ops', role: 'admin', tokens }] });
-
-/** Polls check() until it returns true or the deadline passes. */
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Child {
   proc: ChildProcess;
@@ -97,16 +89,16 @@ describe('token rotation', () => {
     await writeFile(file, tokenFile(OLD));
     const child = start({ NODE_ENV: 'production', DATABASE_URL: await createTestDatabase(), API_TOKENS_FILE: file });
     try {
-      await until(() => logged(child, 'ai-service listening'), 'the service to listen', 30_000);
+      await waitFor('the service to listen', () => logged(child, 'ai-service listening'), 30_000);
       const url = listeningUrl(child);
       expect(await status(url, OLD)).to.equal(200);
       await writeFile(file, tokenFile(OLD, NEW));
       child.proc.kill('SIGHUP');
-      await until(async () => (await status(url, NEW)) === 200, 'the new token to work');
+      await waitFor('the new token to work', async () => (await status(url, NEW)) === 200);
       expect(await status(url, OLD)).to.equal(200);
       await writeFile(file, tokenFile(NEW));
       child.proc.kill('SIGHUP');
-      await until(async () => (await status(url, OLD)) === 401, 'the old token to stop working');
+      await waitFor('the old token to stop working', async () => (await status(url, OLD)) === 401);
       expect(await status(url, NEW)).to.equal(200);
       expect(child.proc.exitCode, 'SIGHUP must not end the process').to.equal(null);
       expect(child.lines.filter((l) => l.includes(OLD) || l.includes(NEW))).to.deep.equal([]);

@@ -11,7 +11,7 @@ import { getJob, listJobs } from '../../src/jobs/read-store.ts';
 import { completeJobs, failJob, heartbeat } from '../../src/jobs/settle-store.ts';
 import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import { jobBody, useService } from '../support/service.ts';
-import { expectConsistent } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 const PENDING = 100_000;
 const FINISHED = 50_000;

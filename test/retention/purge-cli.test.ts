@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { seedJobs } from '../../scripts/bench/purge-seed.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
-import { expectConsistent } from './support.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PROFILE = 'purge-cli';
@@ -78,14 +78,14 @@ describe('npm run purge', function () {
     await once(p.child, 'exit');
     const left = await count(`status = 'completed'`);
     expect(left, 'killed before it finished').to.be.greaterThan(5);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
 
     const out = await run(t.databaseUrl, []);
     expect(out).to.match(/total\s+\d+\n/);
     expect(await count(`status = 'completed'`)).to.equal(5);
     expect(await count(`status = 'failed'`)).to.equal(0);
     expect(await count(`status = 'pending'`)).to.equal(6);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
     expect((await api.stats()).totals.purged - before).to.equal(BACKLOG + 10);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { rollupStats } from '../../src/stats/store.ts';
 import { jobBody, useService } from '../support/service.ts';
-import { waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 import { FILLED, fillQueue } from './scenario.ts';
 
 const pick = (q: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, q[k]]));
