@@ -10,8 +10,7 @@
 // leader never purges them; the bench's Purger runs with a 30-minute retention.
 //
 // Harness: `purgeScenario({ serviceUrl, sql, quick, log })` returns metric records in
-// the harness's Metric shape (scenario 9). Alone: `node scripts/bench/purge-scenario.ts
-// [--quick]` starts its own PostgreSQL and service (purge-env.ts).
+// the harness's Metric shape (scenario 9). Alone: `npm run bench -- --scenario 9 [--quick]`.
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type pg from 'pg';
 import { Pool } from 'undici';
@@ -170,9 +169,4 @@ function report(before: Phase, during: Phase, after: Phase, rows: number, purgeM
       note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s`,
     }),
   ];
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import('./purge-env.ts');
-  await runStandalone(purgeScenario, process.argv.includes('--quick'));
 }
