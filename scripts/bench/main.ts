@@ -21,7 +21,7 @@ import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
 import { batchCreate, claimAndComplete, lifecycle, singleCreate } from './scenarios-write.ts';
-import { settle, vacuumAnalyze } from './seed.ts';
+import { settle, vacuumAnalyze } from './tables.ts';
 
 const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<Metric[]> }> = {
   1: { title: 'single create, 8 concurrent clients', run: singleCreate },

@@ -15,7 +15,7 @@ import { createHistogram, performance, type RecordableHistogram } from 'node:per
 import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
-import { seedJobs } from './purge-seed.ts';
+import { seedJobs } from '../../test/support/seed.ts';
 import type { Metric } from './scenario.ts';
 
 export const SCENARIO = 9;
@@ -110,11 +110,11 @@ const perSecond = (n: number, ms: number) => (n * 1000) / ms;
 
 async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool): Promise<void> {
   await create(http); // creates the queue in pg-boss and job_queues
-  const q = { taskType: TASK_TYPE, modelProfile: PROFILE };
+  const queues = [{ task_type: TASK_TYPE, model_profile: PROFILE }];
   ctx.log(`  seeding ${size.expired} completed jobs (finished 1 h ago) and ${size.pending} pending`);
   const t0 = performance.now();
-  await seedJobs(ctx.sql, { ...q, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS });
-  await seedJobs(ctx.sql, { ...q, status: 'pending', count: size.pending, ageSeconds: 0 });
+  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS, owner_service: 'bench' });
+  await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
   await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }

@@ -1,6 +1,6 @@
 // Disk per million jobs (README "Retention"): `node scripts/bench/retention-sizes.ts
 // [--api-jobs N]`. Two measurements on a fresh embedded PostgreSQL:
-//  1. 1,000,000 completed jobs bulk-written in their final shape (purge-seed.ts):
+//  1. 1,000,000 completed jobs bulk-written in their final shape (test/support/seed.ts):
 //     the floor, every page full;
 //  2. N jobs (default 50,000) pushed through the real API (create in batches,
 //     claim, complete), then VACUUM: the shape a live table has, with the free
@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/http/request-log.ts';
 import { startService } from '../../src/server.ts';
 import { startTempPostgres, withClient, withDatabase } from '../../test/support/postgres.ts';
-import { seedJobs } from './purge-seed.ts';
+import { seedJobs } from '../../test/support/seed.ts';
 
 const MILLION = 1_000_000;
 const BATCH = 1000;
@@ -94,7 +94,7 @@ async function bulk(url: string): Promise<void> {
   }
   const sql = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    await seedJobs(sql, { taskType: Q.task_type, modelProfile: Q.model_profile, status: 'completed', count: MILLION, ageSeconds: 60 });
+    await seedJobs(sql, { queues: [Q], status: 'completed', count: MILLION, ageSeconds: 60, owner_service: 'bench', input: INPUT });
   } finally {
     await sql.end();
   }
