@@ -10,7 +10,7 @@ import { bossInstalled, migrateBoss } from '../../src/pgboss/boss.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { jobBody, setup, type TestService } from '../support/service.ts';
 import { statusBecomes } from '../support/wait.ts';
-import { cleanup, ROOT, spawnService } from './processes.ts';
+import { cleanup, ROOT, spawnService } from '../support/processes.ts';
 
 const config = loadConfig({});
 

@@ -9,7 +9,7 @@ import { healthRoutes, type Readiness } from '../../src/http/health.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { setup, type TestService } from '../support/service.ts';
 import { statusBecomes } from '../support/wait.ts';
-import { cleanup, tempDir } from './processes.ts';
+import { cleanup, tempDir } from '../support/processes.ts';
 
 describe('readiness when the database goes away', () => {
   let db: EmbeddedDatabase;

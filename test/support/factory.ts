@@ -8,6 +8,10 @@
 // Defaults follow the status: a running job holds a 300 s lease of worker w1 on its
 // first attempt; completed and failed jobs ran once; pending and cancelled never ran.
 // Timestamps default to now; pass created_at, finished_at, … to place a job in time.
+//
+// The stats triggers count an inserted job in its status gauge only. The per-minute
+// `finished:` and `error:` counters count transitions, so a job born completed or
+// failed is not in them: a test of those counters drives the job through the API.
 import type pg from 'pg';
 import { JOB_COLUMNS, type JobRow, type JobStatus } from '../../src/jobs/job-row.ts';
 import type { QueueRegistry } from '../../src/pgboss/boss.ts';
