@@ -1,11 +1,10 @@
 // Processes for the fault-injection suite: a PostgreSQL server each scenario can
 // stop and restart, service replicas as real child processes (so they can be
 // killed with SIGKILL), and the consistency check run as ops would run it.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { EmbeddedDatabase } from '../../src/dev/embedded.ts';
 import { migrateDatabase, startTempPostgres, withClient } from '../support/postgres.ts';
-import { REPO_ROOT, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
+import { runConsistencyCli } from '../support/consistency.ts';
+import { type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
 
 export interface Database {
   url: string;
@@ -69,11 +68,9 @@ export async function stopReplicas(replicas: Replica[]): Promise<void> {
 
 /** Runs `npm run check:consistency` against the database; resolves with its output, rejects on violations. */
 export async function checkConsistency(databaseUrl: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['scripts/check-consistency.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-  });
-  return stdout;
+  const { code, out } = await runConsistencyCli(databaseUrl);
+  if (code !== 0) throw new Error(`check:consistency exited ${code}:\n${out}`);
+  return out;
 }
 
 export function sql<T = any>(databaseUrl: string, text: string, values: unknown[] = []): Promise<T[]> {

@@ -1,9 +1,14 @@
 // The one assertion that both stores moved together: scripts/consistency.sql (what
 // `npm run check:consistency` runs) finds nothing, and, where a test asks, every
-// status counter equals the rows it counts.
+// status counter equals the rows it counts. Also the CLI itself, run as ops run it.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { findViolations } from '../../scripts/check-consistency.ts';
 import type { Queryable } from '../../src/db/pool.ts';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 // Per queue and status, the `status:<s>` gauge (job_stats + not yet compacted
 // deltas) against count(*) in the same snapshot.
@@ -24,4 +29,17 @@ export async function expectConsistent(sql: Queryable, { counters = false } = {}
   const violations = await findViolations(sql);
   expect(violations.map((v) => `${v.violation} (${v.total}): ${v.job_id} ${v.detail}`)).to.deep.equal([]);
   if (counters) expect((await sql.query(COUNTER_MISMATCH)).rows).to.deep.equal([]);
+}
+
+/** Runs `npm run check:consistency`'s script against the database as ops would: its exit code and output. */
+export async function runConsistencyCli(databaseUrl: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/check-consistency.ts'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    });
+    return { code: 0, out: stdout };
+  } catch (err: any) {
+    return { code: err.code, out: `${err.stdout}${err.stderr}` };
+  }
 }
