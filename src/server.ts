@@ -45,6 +45,8 @@ export interface RunningService {
   databaseUrl: string;
   url: string;
   jobs: JobService;
+  /** Creates pg-boss queues on first use (tests' job factory creates its queues through it). */
+  queues: QueueRegistry;
   leader: Leader;
   /** Access control; `auth.reload()` re-reads API_TOKENS_FILE (main.ts calls it on SIGHUP). */
   auth: AccessControl;
@@ -276,5 +278,5 @@ async function startOnDatabase(
     return closing;
   };
 
-  return { app, server, pool, databaseUrl: url, url: address, jobs, leader, auth, close };
+  return { app, server, pool, databaseUrl: url, url: address, jobs, queues, leader, auth, close };
 }

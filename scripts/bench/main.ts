@@ -14,14 +14,14 @@ import { findViolations } from '../check-consistency.ts';
 import { BaselineDriver } from './baseline-driver.ts';
 import { cpuSnapshot } from './cpu.ts';
 import type { QueueRef } from './driver.ts';
-import { BENCH_TOKENS, REPO_ROOT, type ServiceProcess, startDatabases, startServiceProcess } from './env.ts';
+import { BENCH_TOKENS, REPO_ROOT, type ServiceProcess, startBenchService, startDatabases } from './env.ts';
 import { HttpDriver } from './http-driver.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts';
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
 import { batchCreate, claimAndComplete, lifecycle, singleCreate } from './scenarios-write.ts';
-import { settle, vacuumAnalyze } from './seed.ts';
+import { settle, vacuumAnalyze } from './tables.ts';
 
 const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<Metric[]> }> = {
   1: { title: 'single create, 8 concurrent clients', run: singleCreate },
@@ -32,9 +32,9 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
   6: { title: 'GET /api/v1/stats with 1,000,000 jobs', run: statsLatency },
   7: { title: 'long-poll wake-up latency', run: wakeLatency },
   8: { title: 'service RSS at the end of the run', run: serviceMemory },
-  // The retention purge's cost to workers (scripts/bench/purge-scenario.ts).
-  // Not part of the default run: it seeds its own 1,000,000 jobs and purges
-  // every completed job older than 30 minutes, so run it alone (or in --quick).
+  // The retention purge's cost to workers (scripts/bench/purge-scenario.ts). Not part
+  // of the default run: it seeds its own 1,000,000 jobs and purges every completed
+  // job older than 30 minutes, so run it alone (--scenario 9) or in --quick.
   9: {
     title: 'purge 1,000,000 expired jobs while 8 workers claim and complete',
     run: (ctx) =>
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   cleanups.push(() => dbs.stop());
   const profileDir = path.join(REPO_ROOT, 'bench', 'results', 'profiles');
   const nodeArgs = [...(args['node-option'] ?? []), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const service: ServiceProcess = await startServiceProcess(dbs.serviceUrl, nodeArgs);
+  const service: ServiceProcess = await startBenchService(dbs.serviceUrl, nodeArgs);
   cleanups.push(() => service.stop());
   const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4 });
   const baselineSql = new pg.Pool({ connectionString: dbs.baselineUrl, max: 4 });

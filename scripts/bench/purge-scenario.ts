@@ -10,13 +10,12 @@
 // leader never purges them; the bench's Purger runs with a 30-minute retention.
 //
 // Harness: `purgeScenario({ serviceUrl, sql, quick, log })` returns metric records in
-// the harness's Metric shape (scenario 9). Alone: `node scripts/bench/purge-scenario.ts
-// [--quick]` starts its own PostgreSQL and service (purge-env.ts).
+// the harness's Metric shape (scenario 9). Alone: `npm run bench -- --scenario 9 [--quick]`.
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
-import { seedJobs } from './purge-seed.ts';
+import { seedJobs } from '../../test/support/seed.ts';
 import type { Metric } from './scenario.ts';
 
 export const SCENARIO = 9;
@@ -111,11 +110,11 @@ const perSecond = (n: number, ms: number) => (n * 1000) / ms;
 
 async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool): Promise<void> {
   await create(http); // creates the queue in pg-boss and job_queues
-  const q = { taskType: TASK_TYPE, modelProfile: PROFILE };
+  const queues = [{ task_type: TASK_TYPE, model_profile: PROFILE }];
   ctx.log(`  seeding ${size.expired} completed jobs (finished 1 h ago) and ${size.pending} pending`);
   const t0 = performance.now();
-  await seedJobs(ctx.sql, { ...q, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS });
-  await seedJobs(ctx.sql, { ...q, status: 'pending', count: size.pending, ageSeconds: 0 });
+  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS, owner_service: 'bench' });
+  await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
   await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
@@ -170,9 +169,4 @@ function report(before: Phase, during: Phase, after: Phase, rows: number, purgeM
       note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s`,
     }),
   ];
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import('./purge-env.ts');
-  await runStandalone(purgeScenario, process.argv.includes('--quick'));
 }

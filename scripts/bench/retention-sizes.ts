@@ -1,23 +1,20 @@
 // Disk per million jobs (src/retention/README.md): `node scripts/bench/retention-sizes.ts
 // [--api-jobs N]`. Two measurements on a fresh embedded PostgreSQL:
-//  1. 1,000,000 completed jobs bulk-written in their final shape (purge-seed.ts):
+//  1. 1,000,000 completed jobs bulk-written in their final shape (test/support/seed.ts):
 //     the floor, every page full;
 //  2. N jobs (default 50,000) pushed through the real API (create in batches,
 //     claim, complete), then VACUUM: the shape a live table has, with the free
 //     space the claim and complete updates leave behind, scaled to 1,000,000.
 // Both with a small input (~60 B) and result (~60 B). Tables: jobs, job_attempts,
 // pgboss.job (its default partition job_common holds our queues) with indexes and TOAST.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config.ts';
-import { startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { createLogger } from '../../src/http/request-log.ts';
 import { startService } from '../../src/server.ts';
-import { seedJobs } from './purge-seed.ts';
+import { startTempPostgres, withClient, withDatabase } from '../../test/support/postgres.ts';
+import { seedJobs } from '../../test/support/seed.ts';
 
 const MILLION = 1_000_000;
 const BATCH = 1000;
@@ -97,7 +94,7 @@ async function bulk(url: string): Promise<void> {
   }
   const sql = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    await seedJobs(sql, { taskType: Q.task_type, modelProfile: Q.model_profile, status: 'completed', count: MILLION, ageSeconds: 60 });
+    await seedJobs(sql, { queues: [Q], status: 'completed', count: MILLION, ageSeconds: 60, owner_service: 'bench', input: INPUT });
   } finally {
     await sql.end();
   }
@@ -105,16 +102,13 @@ async function bulk(url: string): Promise<void> {
 
 const { values } = parseArgs({ options: { 'api-jobs': { type: 'string', default: '50000' } } });
 const apiJobs = Number(values['api-jobs']);
-const dir = await mkdtemp(path.join(tmpdir(), 'ai-service-sizes-'));
-await chmod(dir, 0o755);
-const db = await startEmbeddedPostgres(path.join(dir, 'pg'), { fast: true });
+const db = await startTempPostgres('sizes', { fast: true });
 try {
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE sizes_bulk');
-  await admin.query('CREATE DATABASE sizes_api');
-  await admin.end();
-  const at = (name: string) => db.url.replace(/\/postgres$/, `/${name}`);
+  await withClient(db.url, async (c) => {
+    await c.query('CREATE DATABASE sizes_bulk');
+    await c.query('CREATE DATABASE sizes_api');
+  });
+  const at = (name: string) => withDatabase(db.url, name);
   console.log('1,000,000 completed jobs, bulk-written (the floor):');
   await bulk(at('sizes_bulk'));
   await sizes(at('sizes_bulk'), MILLION);
@@ -122,6 +116,5 @@ try {
   await throughApi(at('sizes_api'), apiJobs);
   await sizes(at('sizes_api'), apiJobs);
 } finally {
-  await db.stop();
-  await rm(dir, { recursive: true, force: true });
+  await db.destroy();
 }

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Driver, spreadQueues } from './driver.ts';
 import { pMs, sample } from './load.ts';
-import { ALL_PENDING, countJobs, seedJobs, vacuumAnalyze } from './seed.ts';
+import { countJobs, seedBenchJobs, vacuumAnalyze } from './tables.ts';
 import { abbaSamples, type Context, type Metric } from './scenario.ts';
 
 const QUEUE_COUNT = 20;
@@ -31,7 +31,7 @@ export async function claimLatency(ctx: Context): Promise<Metric[]> {
   await ctx.warmQueues(queues);
   const n = ctx.sizes.spreadPending;
   ctx.log(`  seeding ${n} pending jobs over ${QUEUE_COUNT} queues in each store`);
-  await Promise.all([seedJobs(ctx.serviceSql, queues, n, ALL_PENDING), seedJobs(ctx.baselineSql, queues, n, ALL_PENDING)]);
+  await Promise.all([seedBenchJobs(ctx.serviceSql, queues, n, 'pending'), seedBenchJobs(ctx.baselineSql, queues, n, 'pending')]);
   await Promise.all([vacuumAnalyze(ctx.serviceSql), vacuumAnalyze(ctx.baselineSql)]);
   const http = ctx.http(1);
   try {
@@ -68,7 +68,7 @@ export async function statsLatency(ctx: Context): Promise<Metric[]> {
   await ctx.warmQueues(queues);
   const missing = Math.max(0, ctx.sizes.statsJobs - (await countJobs(ctx.serviceSql)));
   ctx.log(`  seeding ${missing} jobs (1% pending, 4% failed, 2% cancelled, the rest completed)`);
-  await seedJobs(ctx.serviceSql, queues, missing, { pending: 1, failed: 4, cancelled: 2 }, 10);
+  await seedBenchJobs(ctx.serviceSql, queues, missing, { pending: 1, failed: 4, cancelled: 2 }, 10);
   await vacuumAnalyze(ctx.serviceSql);
   const total = await countJobs(ctx.serviceSql);
   const http = ctx.http(1);

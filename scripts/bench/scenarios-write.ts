@@ -2,7 +2,7 @@
 // service over HTTP against the same dual-store work done in-process.
 import type { Driver, QueueRef } from './driver.ts';
 import { type LoopResult, perSecond, pMs, runLoops } from './load.ts';
-import { ALL_PENDING, seedJobs, vacuumAnalyze } from './seed.ts';
+import { seedBenchJobs, vacuumAnalyze } from './tables.ts';
 import {
   abba,
   BATCH_CONCURRENCY,
@@ -111,7 +111,7 @@ export async function claimAndComplete(ctx: Context): Promise<Metric[]> {
   const q: QueueRef = { task_type: 'bench_claim', model_profile: 'bench-s3' };
   await ctx.warmQueues([q]);
   const n = ctx.sizes.claimPending;
-  await Promise.all([seedJobs(ctx.serviceSql, [q], n, ALL_PENDING), seedJobs(ctx.baselineSql, [q], n, ALL_PENDING)]);
+  await Promise.all([seedBenchJobs(ctx.serviceSql, [q], n, 'pending'), seedBenchJobs(ctx.baselineSql, [q], n, 'pending')]);
   await Promise.all([vacuumAnalyze(ctx.serviceSql), vacuumAnalyze(ctx.baselineSql)]);
   const http = ctx.http(CONCURRENCY);
   try {

@@ -19,6 +19,7 @@
 // like any transition, and is logged and counted by the caller.
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
+import { BACKSTOP_EXPIRE_SECONDS, BOSS_JOB, bossRowOf, bossStateOf } from '../pgboss/mirror.ts';
 
 export interface Adoption {
   id: string;
@@ -46,7 +47,7 @@ RETURNING queue, job_id`;
 const ADOPT_SENT = `
 WITH cand AS (
   SELECT p.id, p.name, p.data, p.retry_limit, p.start_after, p.created_on, q.task_type, q.model_profile
-  FROM pgboss.job p JOIN job_queues q ON q.name = p.name
+  FROM ${BOSS_JOB} p JOIN job_queues q ON q.name = p.name
   WHERE p.id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id)
 ),
 valid AS (
@@ -77,7 +78,7 @@ const ADOPT_STATES = `
 WITH pair AS (
   SELECT j.id, j.queue, j.status, j.attempts, j.max_attempts, j.lease_token, j.run_after, j.owner_service, j.owner_ref,
          p.id AS boss_id, p.state::text AS state, p.retry_count, p.output, p.start_after, p.started_on, p.expire_seconds
-  FROM jobs j LEFT JOIN pgboss.job p ON p.name = j.queue AND p.id = j.id
+  FROM jobs j LEFT JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')}
   WHERE j.id = ANY($1::uuid[])
 ),
 adopt AS (
@@ -123,10 +124,10 @@ history AS (
   FROM adopt_err WHERE status <> 'running' OR (to_status IN ('running', 'completed') AND NOT same_attempt)
 ),
 recreated AS (
-  INSERT INTO pgboss.job (id, name, data, priority, state, retry_limit, retry_count, expire_seconds, deletion_seconds,
+  INSERT INTO ${BOSS_JOB} (id, name, data, priority, state, retry_limit, retry_count, expire_seconds, deletion_seconds,
                           keep_until, start_after, created_on, completed_on, policy)
   SELECT a.id, a.queue, jsonb_build_object('owner_service', a.owner_service, 'owner_ref', a.owner_ref), j.priority,
-         a.to_status::pgboss.job_state, j.max_attempts - 1, GREATEST(j.attempts - 1, 0), 86400, 0, 'infinity',
+         ${bossStateOf('a.to_status')}, j.max_attempts - 1, GREATEST(j.attempts - 1, 0), ${BACKSTOP_EXPIRE_SECONDS}, 0, 'infinity',
          j.run_after, j.created_at, now(), 'standard'
   FROM adopt_err a JOIN jobs j ON j.id = a.id
   WHERE a.boss_id IS NULL

@@ -4,6 +4,7 @@
 // logged and answered for the token values.
 import { expect } from 'chai';
 import type supertest from 'supertest';
+import { given } from '../support/factory.ts';
 import { jobBody, setup, type TestService } from '../support/service.ts';
 import { as, DB_FINGERPRINT, env, NAMES, OWNER_A, OWNER_B, PROFILE, TOKENS } from './fixtures.ts';
 
@@ -113,19 +114,11 @@ describe('access control matrix', () => {
   async function prepare(fixture: Case['fixture']): Promise<Cell> {
     const cell: Cell = { taskType: `matrix_${++n}`, jobId: '', leaseToken: '' };
     if (fixture === 'none') return cell;
-    const create = (owner: string) =>
-      as(t.api.post('/api/v1/jobs'), TOKENS.admin).send(
-        jobBody({ owner_service: owner, task_type: cell.taskType, model_profile: PROFILE }),
-      );
-    const created = await create(OWNER_A);
-    expect(created.status).to.equal(201);
-    cell.jobId = created.body.id;
-    if (fixture === 'two-owners') expect((await create(OWNER_B)).status).to.equal(201);
-    if (fixture === 'running') {
-      const claim = await as(t.api.post('/api/v1/jobs/claim'), TOKENS.worker).send({ worker_id: 'w', task_types: [cell.taskType] });
-      expect(claim.body.jobs.map((j: { id: string }) => j.id)).to.deep.equal([cell.jobId]);
-      cell.leaseToken = claim.body.jobs[0].lease_token;
-    }
+    const of = (owner: string) => ({ owner_service: owner, task_type: cell.taskType, model_profile: PROFILE });
+    const job = await given.job(t, { ...of(OWNER_A), status: fixture === 'running' ? 'running' : 'pending' });
+    cell.jobId = job.id;
+    cell.leaseToken = job.lease_token ?? '';
+    if (fixture === 'two-owners') await given.job(t, of(OWNER_B));
     return cell;
   }
 

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { cleanup, NODE, ROOT, spawnService } from '../foundation/processes.ts';
+import { cleanup, NODE, ROOT, spawnService } from '../support/processes.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { type PgBouncer, startPgBouncer } from '../support/pgbouncer.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';

@@ -1,22 +1,10 @@
 // Processes for the fault-injection suite: a PostgreSQL server each scenario can
 // stop and restart, service replicas as real child processes (so they can be
 // killed with SIGKILL), and the consistency check run as ops would run it.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import pg from 'pg';
-import { loadConfig } from '../../src/config.ts';
-import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/dev/embedded.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createPool } from '../../src/db/pool.ts';
-import { createLogger } from '../../src/http/request-log.ts';
-import { migrateBoss } from '../../src/pgboss/boss.ts';
-import { waitUntil } from '../support/wait.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const NODE = process.execPath;
+import type { EmbeddedDatabase } from '../../src/dev/embedded.ts';
+import { migrateDatabase, startTempPostgres, withClient } from '../support/postgres.ts';
+import { runConsistencyCli } from '../support/consistency.ts';
+import { type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
 
 export interface Database {
   url: string;
@@ -28,66 +16,22 @@ export interface Database {
 
 /** A private PostgreSQL server with a migrated database. */
 export async function startDatabase(): Promise<Database> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'ai-service-faults-'));
-  await chmod(dir, 0o755);
-  const server = await startEmbeddedPostgres(path.join(dir, 'pg'), { fast: true });
-  const url = server.url;
-  const pool = createPool(url, loadConfig({}));
-  await migrate(pool);
-  await pool.end();
-  await migrateBoss(url, createLogger('silent'));
+  const pg = await startTempPostgres('faults', { fast: true });
+  await migrateDatabase(pg.url);
   return {
-    url,
-    server,
-    stop: () => server.stop(),
-    restart: () => server.restart(),
-    destroy: async () => {
-      await server.stop().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
+    url: pg.url,
+    server: pg.server,
+    stop: () => pg.server.stop(),
+    restart: () => pg.server.restart(),
+    destroy: () => pg.destroy(),
   };
 }
 
-export interface Replica {
-  url: string;
-  proc: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
+export type Replica = ServiceProcess;
 
-/** Starts `node src/main.ts` on a loopback port (a free one unless HTTP_PORT is given) and waits until it is ready. */
-export async function startReplica(databaseUrl: string, env: Record<string, string> = {}): Promise<Replica> {
-  // A restarted replica passes its old HTTP_PORT, so a balancer's backend list stays valid.
-  const port = env.HTTP_PORT ? Number(env.HTTP_PORT) : await freePort();
-  const proc = spawn(NODE, ['src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: databaseUrl,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
-      LOG_LEVEL: 'info',
-      REAPER_INTERVAL: '200ms',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  proc.stdout!.on('data', (d) => output.push(...d.toString().split('\n').filter(Boolean)));
-  proc.stderr!.on('data', (d) => output.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`replica exited: ${output.join('\n')}`);
-      const res = await fetch(`${url}/readyz`).catch(() => undefined);
-      return res?.status === 200;
-    },
-    { timeoutMs: 30_000, what: 'replica ready' },
-  );
-  return { url, proc, output, exited, kill: (signal) => proc.kill(signal) };
+/** Starts `node src/main.ts` on a free loopback port and waits until it is ready. */
+export function startReplica(databaseUrl: string, env: Record<string, string> = {}): Promise<Replica> {
+  return startServiceProcess({ databaseUrl, env: { LOG_LEVEL: 'info', REAPER_INTERVAL: '200ms', ...env } });
 }
 
 /**
@@ -124,21 +68,13 @@ export async function stopReplicas(replicas: Replica[]): Promise<void> {
 
 /** Runs `npm run check:consistency` against the database; resolves with its output, rejects on violations. */
 export async function checkConsistency(databaseUrl: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(NODE, ['scripts/check-consistency.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-  });
-  return stdout;
+  const { code, out } = await runConsistencyCli(databaseUrl);
+  if (code !== 0) throw new Error(`check:consistency exited ${code}:\n${out}`);
+  return out;
 }
 
-export async function sql<T = any>(databaseUrl: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: databaseUrl });
-  await c.connect();
-  try {
-    return (await c.query(text, values)).rows;
-  } finally {
-    await c.end();
-  }
+export function sql<T = any>(databaseUrl: string, text: string, values: unknown[] = []): Promise<T[]> {
+  return withClient(databaseUrl, async (c) => (await c.query(text, values)).rows);
 }
 
 export interface CallResult {

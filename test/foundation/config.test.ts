@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { cleanup, spawnNode, spawnService } from './processes.ts';
+import { cleanup, spawnNode, spawnService } from '../support/processes.ts';
 
 function rejection(env: Record<string, string>): ConfigError {
   try {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { ROOT } from './processes.ts';
+import { ROOT } from '../support/processes.ts';
 
 /** Every variable read through loadConfig-style `read(env, 'NAME', …)` or `env.NAME` under src/. */
 async function variablesRead(): Promise<Set<string>> {

@@ -11,7 +11,7 @@ import supertest from 'supertest';
 import { startEmbeddedPostgres } from '../../src/dev/embedded.ts';
 import { postgresUserIds, processAlive, readLock } from '../../src/dev/postmaster.ts';
 import { jobBody } from '../support/service.ts';
-import { cleanup, expectReady, postgresPid, spawnService, tempDir } from './processes.ts';
+import { cleanup, expectReady, postgresPid, spawnService, tempDir } from '../support/processes.ts';
 
 async function query(url: string, sql: string) {
   const c = new pg.Client({ connectionString: url });

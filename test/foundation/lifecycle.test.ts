@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { processAlive } from '../../src/dev/postmaster.ts';
 import { jobBody } from '../support/service.ts';
-import { type Child, cleanup, expectReady, postgresPid, spawnService, tempDir } from './processes.ts';
+import { type Child, cleanup, expectReady, postgresPid, spawnService, tempDir } from '../support/processes.ts';
 
 function embeddedLines(child: Child) {
   return child.lines.filter((l) => l.includes('DATABASE_URL is not set')).map((l) => JSON.parse(l));

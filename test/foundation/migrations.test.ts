@@ -9,7 +9,8 @@ import { createLogger } from '../../src/http/request-log.ts';
 import { bossInstalled, migrateBoss } from '../../src/pgboss/boss.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { jobBody, setup, type TestService } from '../support/service.ts';
-import { cleanup, ROOT, spawnService } from './processes.ts';
+import { statusBecomes } from '../support/wait.ts';
+import { cleanup, ROOT, spawnService } from '../support/processes.ts';
 
 const config = loadConfig({});
 
@@ -21,16 +22,6 @@ async function schemaRows(url: string) {
     return { versions: versions.rows, bossVersions: boss.rows[0].n as number };
   } finally {
     await pool.end();
-  }
-}
-
-/** Polls GET /readyz until it answers `status` (the service re-checks the schema every second). */
-async function readyzBecomes(api: supertest.Agent, status: number, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api.get('/readyz');
-    if (res.status === status || Date.now() > deadline) return res;
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -136,7 +127,9 @@ describe('migrations', () => {
       expect(out).to.include('migrations are current');
       expect(out).not.to.include(new URL(url).password);
 
-      const ready = await readyzBecomes(t.api, 200);
+      // the service re-checks the schema every second
+      const api = t.api;
+      const ready = await statusBecomes(() => api.get('/readyz'), 200);
       expect(ready.status, JSON.stringify(ready.body)).to.equal(200);
       expect((await t.api.post('/api/v1/jobs').send(jobBody())).status).to.equal(201);
       expect(t.logs.some((l) => l.includes('schema is current: ready'))).to.equal(true);

@@ -8,16 +8,8 @@ import { errorHandler } from '../../src/http/errors.ts';
 import { healthRoutes, type Readiness } from '../../src/http/health.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { setup, type TestService } from '../support/service.ts';
-import { cleanup, tempDir } from './processes.ts';
-
-async function statusBecomes(get: () => supertest.Test, status: number, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await get();
-    if (res.status === status || Date.now() > deadline) return res;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { statusBecomes } from '../support/wait.ts';
+import { cleanup, tempDir } from '../support/processes.ts';
 
 describe('readiness when the database goes away', () => {
   let db: EmbeddedDatabase;

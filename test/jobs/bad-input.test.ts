@@ -2,7 +2,8 @@
 // nothing is written.
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { expectConsistent, expectProblem, jobRow } from './helpers.ts';
+import { expectProblem, jobRow } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 describe('bad input', () => {
   const { t, api } = useService();

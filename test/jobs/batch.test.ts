@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, type TestService, useService } from '../support/service.ts';
-import { expectConsistent, expectProblem } from './helpers.ts';
+import { expectProblem } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 const DEFAULTS = { owner_service: 'telephony', task_type: 'transcribe', model_profile: 'whisperx' };
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { attemptRows, bossRow, expectConsistent, expectProblem, jobRow } from './helpers.ts';
+import { attemptRows, bossRow, expectProblem, jobRow } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 // Each test uses its own model profile, so tests do not see each other's jobs.
 let profileCounter = 0;

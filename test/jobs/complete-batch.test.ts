@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { bossRow, expectConsistent, expectProblem, expireLease, jobRow } from './helpers.ts';
+import { bossRow, expectProblem, expireLease, jobRow } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 describe('batch complete (POST /api/v1/jobs/complete)', () => {
   const { t, api } = useService({ REAPER_INTERVAL: '1h' });

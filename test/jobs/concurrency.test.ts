@@ -2,7 +2,9 @@
 // the background reaper, and concurrent idempotent creates.
 import { expect } from 'chai';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
-import { eventually, expectConsistent, expectProblem, RESULT } from './helpers.ts';
+import { expectProblem, RESULT } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
+import { waitUntil } from '../support/wait.ts';
 
 type Api = ReturnType<typeof client>;
 
@@ -79,10 +81,13 @@ describe('concurrency', function () {
   it('the reaper returns an expired lease to pending; the late worker gets 409; attempt 2 completes', async () => {
     const job = await api.create(jobBody({ model_profile: 'conc-lease' }));
     const [first] = (await api.claim({ worker_id: 'slow', model_profiles: ['conc-lease'], lease_seconds: 1 })).jobs;
-    const requeued = await eventually(async () => {
-      const j = await api.get(job.id);
-      return j.status === 'pending' ? j : undefined;
-    }, 'the reaper to requeue the job');
+    const requeued = await waitUntil(
+      async () => {
+        const j = await api.get(job.id);
+        return j.status === 'pending' ? j : undefined;
+      },
+      { what: 'the reaper to requeue the job' },
+    );
     expect(requeued).to.include({ attempts: 1 });
     expect(requeued.error.category).to.equal('lease_expired');
     expect(requeued.attempts_history[0].outcome).to.equal('lease_expired');
@@ -99,10 +104,13 @@ describe('concurrency', function () {
   it('the reaper fails a job whose last attempt expired', async () => {
     const job = await api.create(jobBody({ model_profile: 'conc-lease-last', max_attempts: 1 }));
     await api.claim({ worker_id: 'slow', model_profiles: ['conc-lease-last'], lease_seconds: 1 });
-    const failed = await eventually(async () => {
-      const j = await api.get(job.id);
-      return j.status === 'failed' ? j : undefined;
-    }, 'the reaper to fail the job');
+    const failed = await waitUntil(
+      async () => {
+        const j = await api.get(job.id);
+        return j.status === 'failed' ? j : undefined;
+      },
+      { what: 'the reaper to fail the job' },
+    );
     expect(failed.error.category).to.equal('lease_expired');
     await expectConsistent(t.sql);
   });
@@ -110,7 +118,7 @@ describe('concurrency', function () {
   it('wakes a long-polling claimer on one instance when a job is created on the other', async () => {
     // instance 2 re-checks only every 60 s, so returning the job proves the NOTIFY wake-up
     const waiting = api2.claim({ worker_id: 'poller', model_profiles: ['conc-wake'], wait_seconds: 20 });
-    await eventually(async () => t2.service.jobs.waitingClaims === 1, 'the claim to wait');
+    await waitUntil(async () => t2.service.jobs.waitingClaims === 1, { what: 'the claim to wait' });
     const job = await api.create(jobBody({ model_profile: 'conc-wake' }));
     const { jobs } = await waiting;
     expect(jobs.map((j: any) => j.id)).to.deep.equal([job.id]);
@@ -122,7 +130,7 @@ describe('concurrency', function () {
     const [c] = (await api.claim({ worker_id: 'w', model_profiles: ['conc-wake-retry'] })).jobs;
     await api.fail(job.id, { lease_token: c.lease_token, category: 'internal', message: 'x' });
     const waiting = api2.claim({ worker_id: 'poller', model_profiles: ['conc-wake-retry'], wait_seconds: 20 });
-    await eventually(async () => t2.service.jobs.waitingClaims === 1, 'the claim to wait');
+    await waitUntil(async () => t2.service.jobs.waitingClaims === 1, { what: 'the claim to wait' });
     await api.retry(job.id);
     expect((await waiting).jobs.map((j: any) => j.id)).to.deep.equal([job.id]);
   });
@@ -140,10 +148,10 @@ describe('concurrency', function () {
       body: JSON.stringify({ worker_id: 'gone', model_profiles: ['conc-gone'], wait_seconds: 20 }),
       signal: controller.signal,
     }).catch((err) => err);
-    await eventually(async () => t2.service.jobs.waitingClaims === 1, 'the claim to wait');
+    await waitUntil(async () => t2.service.jobs.waitingClaims === 1, { what: 'the claim to wait' });
     controller.abort();
     expect(await request).to.be.instanceOf(Error);
-    await eventually(async () => t2.service.jobs.waitingClaims === 0, 'the server to notice the disconnect');
+    await waitUntil(async () => t2.service.jobs.waitingClaims === 0, { what: 'the server to notice the disconnect' });
     const job = await api.create(jobBody({ model_profile: 'conc-gone' }));
     // another claimer on the same instance gets it: the gone client took nothing
     const { jobs } = await api2.claim({ worker_id: 'present', model_profiles: ['conc-gone'], wait_seconds: 5 });

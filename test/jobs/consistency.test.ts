@@ -1,29 +1,11 @@
 // scripts/consistency.sql finds each kind of disagreement between `jobs`,
 // pgboss.job and job_attempts, and `npm run check:consistency` exits 1 on any.
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type pg from 'pg';
 import { findViolations } from '../../scripts/check-consistency.ts';
+import { runConsistencyCli } from '../support/consistency.ts';
 import { jobBody, useService } from '../support/service.ts';
 import { RESULT } from './helpers.ts';
-
-const ROOT = path.join(import.meta.dirname, '..', '..');
-const run = promisify(execFile);
-
-/** Runs the CLI as ops would; returns its exit code and output. */
-async function checkCli(databaseUrl: string): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await run(process.execPath, ['scripts/check-consistency.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
-    });
-    return { code: 0, out: stdout };
-  } catch (err: any) {
-    return { code: err.code, out: `${err.stdout}${err.stderr}` };
-  }
-}
 
 describe('consistency check', () => {
   const { t, api } = useService({ REAPER_INTERVAL: '1h' });
@@ -105,13 +87,13 @@ describe('consistency check', () => {
   });
 
   it('runs from the command line: exit 0 when consistent, 1 listing violations otherwise', async () => {
-    const ok = await checkCli(t.databaseUrl);
+    const ok = await runConsistencyCli(t.databaseUrl);
     expect(ok.code, ok.out).to.equal(0);
     expect(ok.out).to.include('consistent');
     expect(ok.out).to.not.include('ai-service-local'); // the password is masked
     await t.sql.query(`UPDATE pgboss.job SET state = 'cancelled' WHERE id = $1::uuid`, [ids.pending]);
     try {
-      const bad = await checkCli(t.databaseUrl);
+      const bad = await runConsistencyCli(t.databaseUrl);
       expect(bad.code, bad.out).to.equal(1);
       expect(bad.out).to.include('state_mismatch: 1');
       expect(bad.out).to.include(ids.pending);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { bossRow, claimBody, expectConsistent, expectProblem } from './helpers.ts';
+import { bossRow, claimBody, expectProblem } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 describe('creating jobs', () => {
   const { t, api } = useService();

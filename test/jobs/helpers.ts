@@ -1,8 +1,7 @@
 // Helpers shared by the job tests: reading both stores, forcing a lease to expire,
-// waiting on a condition with a deadline, and asserting problem+json errors.
+// and asserting problem+json errors.
 import { expect } from 'chai';
 import type pg from 'pg';
-import { findViolations } from '../../scripts/check-consistency.ts';
 import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import type { TestService } from '../support/service.ts';
 
@@ -30,12 +29,6 @@ export async function attemptRows(sql: pg.Pool, id: string) {
   return rows;
 }
 
-/** Fails with the list of violations unless the two stores and the attempt log agree. */
-export async function expectConsistent(sql: pg.Pool): Promise<void> {
-  const violations = await findViolations(sql);
-  expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
-}
-
 /** Moves a running job's lease end into the past (the reaper has not seen it yet). */
 export async function expireLease(sql: pg.Pool, id: string): Promise<void> {
   const { rowCount } = await sql.query(
@@ -48,17 +41,6 @@ export async function expireLease(sql: pg.Pool, id: string): Promise<void> {
 /** Runs the lease reaper once, as the leader replica would. */
 export function reap(t: TestService) {
   return reapExpiredLeases(t.service.pool);
-}
-
-/** Polls `probe` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(probe: () => Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Asserts a problem+json body with the given code. */

@@ -9,7 +9,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { jobBody, useService } from '../support/service.ts';
-import { expectConsistent, expireLease, reap } from './helpers.ts';
+import { expireLease, reap } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 type Status = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 type Outcome = null | 'completed' | 'failed' | 'retried' | 'lease_expired' | 'revoked' | 'cancelled';

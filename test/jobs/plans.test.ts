@@ -11,7 +11,8 @@ import { getJob, listJobs } from '../../src/jobs/read-store.ts';
 import { completeJobs, failJob, heartbeat } from '../../src/jobs/settle-store.ts';
 import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import { jobBody, useService } from '../support/service.ts';
-import { expectConsistent } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
+import { seedJobs } from '../support/seed.ts';
 
 const PENDING = 100_000;
 const FINISHED = 50_000;
@@ -50,34 +51,11 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
   before(async () => {
     // one job per queue through the API creates the queues; the rest is bulk-seeded alike
     for (const task_type of TASKS) for (const model_profile of PROFILES) await api.create(jobBody({ task_type, model_profile }));
-    await t.sql.query(
-      `WITH j AS (
-         INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input, run_after, created_at)
-         SELECT gen_random_uuid(), 'seed', 'seed/' || i, 't' || (i % 4), 'p' || (i / 4 % 5), 'pending', i % 3, '{}',
-                now() + CASE WHEN i % 10 = 0 THEN interval '1 hour' ELSE interval '0' END, now()
-         FROM generate_series(1, $1::int) i
-         RETURNING id, queue, priority, run_after, created_at)
-       INSERT INTO pgboss.job (id, name, data, priority, state, retry_limit, expire_seconds, deletion_seconds, keep_until, start_after, created_on, policy)
-       SELECT id, queue, '{}', priority, 'created', 2, 86400, 0, 'infinity', run_after, created_at, 'standard' FROM j`,
-      [PENDING - 20],
-    );
+    const queues = TASKS.flatMap((task_type) => PROFILES.map((model_profile) => ({ task_type, model_profile })));
+    // 10% of the pending jobs are delayed (run_after an hour ahead); three priority levels
+    await seedJobs(t.sql, { queues, count: PENDING - 20, status: 'pending', priorities: 3, deferred: 10 });
     // and finished jobs with their attempts, as a table in use has them
-    await t.sql.query(
-      `WITH j AS (
-         INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, input, result, attempts,
-                           worker_id, lease_token, run_after, started_at, finished_at)
-         SELECT gen_random_uuid(), 'seed', 'done/' || i, 't' || (i % 4), 'p' || (i / 4 % 5), 'completed', '{}', '{}', 1,
-                'w', gen_random_uuid(), now(), now(), now()
-         FROM generate_series(1, $1::int) i
-         RETURNING id, queue, lease_token, run_after),
-       a AS (
-         INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, finished_at, outcome)
-         SELECT id, 1, 'w', lease_token, now(), now(), 'completed' FROM j)
-       INSERT INTO pgboss.job (id, name, data, state, retry_limit, expire_seconds, deletion_seconds, keep_until, start_after,
-                               started_on, completed_on, policy)
-       SELECT id, queue, '{}', 'completed', 2, 86400, 0, 'infinity', run_after, now(), now(), 'standard' FROM j`,
-      [FINISHED],
-    );
+    await seedJobs(t.sql, { queues, count: FINISHED, status: 'completed' });
     await t.sql.query('ANALYZE jobs; ANALYZE job_attempts; ANALYZE pgboss.job');
     await expectConsistent(t.sql);
     const [c] = (await api.claim({ worker_id: 'w', model_profiles: ['p0'], lease_seconds: 600 })).jobs;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { attemptRows, bossRow, expectConsistent, expectProblem, jobRow, RESULT } from './helpers.ts';
+import { attemptRows, bossRow, expectProblem, jobRow, RESULT } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 let profileCounter = 0;
 

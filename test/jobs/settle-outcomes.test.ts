@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { completeJobs, failJob, heartbeat } from '../../src/jobs/settle-store.ts';
 import { toHttpError } from '../../src/http/errors.ts';
 import { jobBody, useService } from '../support/service.ts';
-import { expectConsistent, expireLease, jobRow } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
+import { expireLease, jobRow } from './helpers.ts';
 
 const UNKNOWN = '01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f';
 const BACKOFF = { baseMs: 1000, maxMs: 2000 };

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { attemptRows, bossRow, eventually, expectConsistent, expectProblem, expireLease, jobRow, RESULT, reap } from './helpers.ts';
+import { attemptRows, bossRow, expectProblem, expireLease, jobRow, RESULT, reap } from './helpers.ts';
+import { expectConsistent } from '../support/consistency.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let profileCounter = 0;
 
@@ -130,10 +132,13 @@ describe('heartbeat, complete and fail', () => {
       expect((await attemptRows(t.sql, job.id))[0]).to.include({ outcome: 'retried' });
       await expectConsistent(t.sql);
       // claimable again once the backoff has passed, as attempt 2, error still shown
-      const second = await eventually(async () => {
-        const { jobs } = await api.claim({ worker_id: 'w2', model_profiles: [job.model_profile] });
-        return jobs[0];
-      }, 'the retry to become claimable');
+      const second = await waitUntil(
+        async () => {
+          const { jobs } = await api.claim({ worker_id: 'w2', model_profiles: [job.model_profile] });
+          return jobs[0];
+        },
+        { what: 'the retry to become claimable' },
+      );
       expect(second).to.include({ id: job.id, attempt: 2 });
       expect(await bossRow(t.sql, job.id)).to.include({ state: 'active', retry_count: 1 });
     });
@@ -158,8 +163,9 @@ describe('heartbeat, complete and fail', () => {
       for (let attempt = 1; attempt <= 4; attempt++) {
         const f = await api.fail(job.id, { lease_token: token, category: 'timeout', message: `attempt ${attempt}` });
         delays.push(Date.parse(f.run_after) - Date.parse(f.updated_at));
-        token = (await eventually(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], 'retry'))
-          .lease_token;
+        token = (
+          await waitUntil(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], { what: 'retry' })
+        ).lease_token;
       }
       const caps = [50, 100, 200, 200];
       for (const [i, d] of delays.entries()) expect(d, `delay ${i + 1}`).to.be.within(caps[i] / 2 - 1, caps[i] + 1);
@@ -188,10 +194,9 @@ describe('heartbeat, complete and fail', () => {
     it('fails the job when attempts are exhausted', async () => {
       const job = await running({ max_attempts: 2 });
       await api.fail(job.id, { lease_token: job.lease_token, category: 'timeout', message: 'first' });
-      const second = await eventually(
-        async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0],
-        'retry',
-      );
+      const second = await waitUntil(async () => (await api.claim({ worker_id: 'w', model_profiles: [job.model_profile] })).jobs[0], {
+        what: 'retry',
+      });
       const last = await api.fail(job.id, { lease_token: second.lease_token, category: 'timeout', message: 'second' });
       expect(last).to.include({ status: 'failed', attempts: 2, max_attempts: 2 });
       expect(last.error).to.deep.equal({ category: 'timeout', message: 'second' });

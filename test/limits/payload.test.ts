@@ -3,6 +3,7 @@
 // all nested far deeper is a 400, never a 500), and the string lengths from
 // openapi.yaml. Each is tested at the limit and one past it.
 import { expect } from 'chai';
+import { given } from '../support/factory.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 
 const MiB = 1024 * 1024;
@@ -23,11 +24,8 @@ describe('payload limits', () => {
 
   /** A running job of its own queue and its lease token. */
   async function running() {
-    const task = `payload_${++n}`;
-    const job = await api.create(jobBody({ task_type: task }));
-    const { jobs } = await api.claim({ worker_id: 'w', task_types: [task] });
-    expect(jobs[0].id).to.equal(job.id);
-    return { id: job.id as string, lease: jobs[0].lease_token as string };
+    const job = await given.job(t, { status: 'running', task_type: `payload_${++n}` });
+    return { id: job.id, lease: job.lease_token! };
   }
 
   it('accepts input of exactly MAX_INPUT_BYTES (1 MiB) and refuses one byte more with 413', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
-import { waitFor } from '../stats/helpers.ts';
+import { waitFor } from '../support/wait.ts';
 import { type Family, parseExposition, value } from './exposition.ts';
 
 const P = 'ai_service_';

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config.ts';
 import { MODELS_BODY_MAX_BYTES } from '../../src/providers/check.ts';
 import { ProviderStatusService } from '../../src/providers/status.ts';
-import { waitFor } from '../stats/helpers.ts';
+import { waitFor } from '../support/wait.ts';
 import { captureLogger, setup } from '../support/service.ts';
 import { type Fake, fakeServer, fakeVllm, hangingServer, refusedUrl } from './fakes.ts';
 

@@ -5,10 +5,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
-import { seedJobs } from '../../scripts/bench/purge-seed.ts';
+import { seedJobs } from '../support/seed.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
-import { expectConsistent } from './support.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PROFILE = 'purge-cli';
@@ -44,7 +44,7 @@ describe('npm run purge', function () {
     t = await setup({ RETENTION_COMPLETED: '0', RETENTION_FAILED: '0', RETENTION_CANCELLED: '0' });
     api = client(t.api);
     await api.create(jobBody({ model_profile: PROFILE })); // creates the queue; stays pending
-    const q = { taskType: 'call_analysis', modelProfile: PROFILE };
+    const q = { queues: [{ task_type: 'call_analysis', model_profile: PROFILE }] };
     await seedJobs(t.sql, { ...q, status: 'completed', count: BACKLOG, ageSeconds: 3 * 86_400 });
     await seedJobs(t.sql, { ...q, status: 'failed', count: 10, ageSeconds: 3 * 86_400 });
     await seedJobs(t.sql, { ...q, status: 'completed', count: 5, ageSeconds: 3600 });
@@ -78,14 +78,14 @@ describe('npm run purge', function () {
     await once(p.child, 'exit');
     const left = await count(`status = 'completed'`);
     expect(left, 'killed before it finished').to.be.greaterThan(5);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
 
     const out = await run(t.databaseUrl, []);
     expect(out).to.match(/total\s+\d+\n/);
     expect(await count(`status = 'completed'`)).to.equal(5);
     expect(await count(`status = 'failed'`)).to.equal(0);
     expect(await count(`status = 'pending'`)).to.equal(6);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
     expect((await api.stats()).totals.purged - before).to.equal(BACKLOG + 10);
   });
 });

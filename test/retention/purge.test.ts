@@ -1,27 +1,30 @@
 import { expect } from 'chai';
 import { PURGED_METRIC } from '../../src/retention/metrics.ts';
 import { parseExposition, value } from '../metrics/exposition.ts';
+import type { JobStatus } from '../../src/jobs/job-row.ts';
+import { given } from '../support/factory.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
 import { startReceiver } from '../webhooks/receiver.ts';
-import { ageJobs, expectConsistent } from './support.ts';
+import { ageJobs } from './support.ts';
+import { expectConsistent } from '../support/consistency.ts';
 
 type Api = ReturnType<typeof client>;
 
-/** Creates one job per status the caller names and drives it there through the API. */
-async function jobIn(api: Api, status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled', profile: string) {
-  const job = await api.create(jobBody({ model_profile: profile, max_attempts: 1 }));
-  if (status === 'pending') return job.id as string;
-  if (status === 'cancelled') {
-    await api.cancel(job.id);
-    return job.id as string;
-  }
-  const { jobs } = await api.claim({ worker_id: 'w1', model_profiles: [profile] });
-  expect(jobs.map((j: { id: string }) => j.id)).to.deep.equal([job.id]);
-  const token = jobs[0].lease_token;
-  if (status === 'completed') await api.complete(job.id, { lease_token: token, result: { content: 'ok' } });
-  if (status === 'failed') await api.fail(job.id, { lease_token: token, category: 'provider_error', message: 'boom', retryable: false });
-  return job.id as string;
+const DAY_MS = 86_400_000;
+
+/** A job of `status` in queue `profile`, created (and, if finished, finished) `days` ago. */
+async function jobIn(t: TestService, status: JobStatus, profile: string, days = 0): Promise<string> {
+  const at = new Date(Date.now() - days * DAY_MS).toISOString();
+  const finished = status === 'completed' || status === 'failed' || status === 'cancelled';
+  const job = await given.job(t, {
+    status,
+    model_profile: profile,
+    max_attempts: 1,
+    created_at: at,
+    finished_at: finished ? at : undefined,
+  });
+  return job.id;
 }
 
 async function rowsIn(t: TestService, ids: string[]) {
@@ -53,27 +56,21 @@ describe('retention purge', () => {
 
   it('removes jobs past their retention from the API and pg-boss together, and keeps everything else', async () => {
     const p = 'purge-a';
-    const old = {
-      completed: await jobIn(api, 'completed', p),
-      failed: await jobIn(api, 'failed', p),
-      cancelled: await jobIn(api, 'cancelled', p),
-    };
     const young = {
-      completed: await jobIn(api, 'completed', p), // 6 days old, retention 7d
-      failed: await jobIn(api, 'failed', p), // 29 days old, retention 30d
-      cancelled: await jobIn(api, 'cancelled', p), // fresh, retention 1d
+      completed: await jobIn(t, 'completed', p, 6), // retention 7d
+      failed: await jobIn(t, 'failed', p, 29), // retention 30d
+      cancelled: await jobIn(t, 'cancelled', p), // retention 1d
     };
-    const running = await jobIn(api, 'running', p);
-    const pending = await jobIn(api, 'pending', p);
-    await ageJobs(t.sql, [young.completed], 6);
-    await ageJobs(t.sql, [young.failed], 29);
     // Pending and running jobs ten years old are still never purged.
-    await ageJobs(t.sql, [pending, running], 3650);
-    await t.sql.query(`UPDATE jobs SET lease_expires_at = now() + interval '1 hour' WHERE id = $1::uuid`, [running]);
-    // Aged last: the pass that deletes an old job of a status has seen the young job
-    // of that status at its final age.
-    await ageJobs(t.sql, [old.completed, old.cancelled], 8);
-    await ageJobs(t.sql, [old.failed], 31);
+    const running = await jobIn(t, 'running', p, 3650);
+    const pending = await jobIn(t, 'pending', p, 3650);
+    // Written last: the pass that deletes an old job of a status has seen the young
+    // job of that status at its final age.
+    const old = {
+      completed: await jobIn(t, 'completed', p, 8),
+      failed: await jobIn(t, 'failed', p, 31),
+      cancelled: await jobIn(t, 'cancelled', p, 8),
+    };
 
     const gone = Object.values(old);
     await waitUntil(async () => (await rowsIn(t, gone)).jobs.length === 0, { what: 'expired jobs purged' });
@@ -87,12 +84,12 @@ describe('retention purge', () => {
     for (const id of kept) await api.get(id);
     expect((await api.get(pending)).status).to.equal('pending');
     expect((await api.get(running)).status).to.equal('running');
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
   });
 
   it('counts purged rows per queue and in totals in /api/v1/stats, and lowers the status counts', async () => {
     const p = 'purge-stats';
-    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'completed', p), await jobIn(api, 'failed', p)];
+    const ids = [await jobIn(t, 'completed', p), await jobIn(t, 'completed', p), await jobIn(t, 'failed', p)];
     const before = await api.stats();
     const queue = (s: any) => s.queues.find((q: { model_profile: string }) => q.model_profile === p);
     expect(queue(before)).to.include({ completed: 2, failed: 1, purged: 0 });
@@ -105,7 +102,7 @@ describe('retention purge', () => {
 
   it('reports purged rows per queue in /metrics as the counter ai_service_jobs_purged_total', async () => {
     const p = 'purge-metric';
-    const ids = [await jobIn(api, 'completed', p), await jobIn(api, 'cancelled', p)];
+    const ids = [await jobIn(t, 'completed', p), await jobIn(t, 'cancelled', p)];
     const labels = { task_type: 'call_analysis', model_profile: p };
     const scrape = async () => {
       const res = await t.api.get('/metrics');
@@ -138,9 +135,9 @@ describe('retention purge with 0 (keep forever)', () => {
 
   it('never purges a status whose retention is 0, however old', async () => {
     const p = 'purge-forever';
-    const completed = await jobIn(api, 'completed', p);
-    const failed = await jobIn(api, 'failed', p);
-    const cancelled = await jobIn(api, 'cancelled', p);
+    const completed = await jobIn(t, 'completed', p);
+    const failed = await jobIn(t, 'failed', p);
+    const cancelled = await jobIn(t, 'cancelled', p);
     await ageJobs(t.sql, [completed, failed, cancelled], 36_500);
     // The completed job (retention 1d) going proves a purge pass ran over these rows.
     await waitUntil(async () => (await rowsIn(t, [completed])).jobs.length === 0, { what: 'completed job purged' });

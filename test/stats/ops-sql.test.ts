@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
-import { readmeSql, waitFor } from './helpers.ts';
+import { readmeSql } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 import { fillQueue } from './scenario.ts';
 
 describe('ops SQL over pg-boss tables (src/db/README.md section ops-sql)', () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { rollupStats } from '../../src/stats/store.ts';
+import { given } from '../support/factory.ts';
 import { jobBody, useService } from '../support/service.ts';
-import { waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 import { FILLED, fillQueue } from './scenario.ts';
 
 const pick = (q: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, q[k]]));
@@ -54,18 +55,13 @@ describe('GET /api/v1/stats', () => {
   });
 
   it('gives the age of the oldest ready job, ignoring delayed and running ones', async () => {
-    const claimed = await api.create(jobBody({ model_profile: 'stats-age' }));
-    const waiting = await api.create(jobBody({ model_profile: 'stats-age' }));
-    await api.create(jobBody({ model_profile: 'stats-age' }));
-    await api.create(jobBody({ model_profile: 'stats-age', run_after: new Date(Date.now() + 60_000).toISOString() }));
-    const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['stats-age'] });
-    expect(jobs[0].id).to.equal(claimed.id);
-    // Travel in time: the second job has been waiting for an hour; so has the running one.
-    await t.sql.query(
-      `UPDATE jobs SET created_at = created_at - interval '1 hour', run_after = run_after - interval '1 hour'
-       WHERE id = ANY($1::uuid[])`,
-      [[claimed.id, waiting.id]],
-    );
+    // The second job has been waiting for an hour; the running one was created then too.
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const profile = { model_profile: 'stats-age' };
+    await given.job(t, { ...profile, status: 'running', created_at: hourAgo });
+    await given.job(t, { ...profile, created_at: hourAgo });
+    await given.job(t, profile);
+    await given.job(t, { ...profile, run_after: new Date(Date.now() + 60_000).toISOString() });
     const doc = await api.stats();
     const q = queueOf(doc, 'call_analysis/stats-age');
     expect(q.oldest_ready_age_seconds).to.be.within(3600, 3600 + 60);

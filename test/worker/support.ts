@@ -7,15 +7,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { AiServiceClient, Job } from '../../src/client/index.ts';
-import { waitUntil } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
 
-/** Polls `check` until it returns a truthy value, or fails after `timeoutMs` (no fixed sleeps). */
-export function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  return waitUntil(async () => (await check()) || undefined, { what, timeoutMs }) as Promise<NonNullable<T>>;
-}
+export { waitFor };
 
 /** Polls the job until it is completed or failed. */
 export function finished(api: AiServiceClient, id: string, timeoutMs = 10_000): Promise<Job> {

@@ -1,0 +1,45 @@
+// The bench's tables: its seeded rows (through the one bulk seeder in
+// test/support/seed.ts), fresh statistics, and waiting out autovacuum between
+// scenarios.
+import type pg from 'pg';
+import { PGBOSS_SCHEMA } from '../../src/pgboss/boss.ts';
+import { type SeedOptions, seedJobs } from '../../test/support/seed.ts';
+import type { QueueRef } from './driver.ts';
+import { INPUT, OWNER_SERVICE } from './driver.ts';
+
+/**
+ * Inserts `count` jobs spread round-robin over `queues`, created `spacingMs` apart
+ * and ending now, owned by the bench's producer. The queues must already exist.
+ */
+export function seedBenchJobs(db: pg.Pool, queues: QueueRef[], count: number, status: SeedOptions['status'], spacingMs = 1) {
+  return seedJobs(db, { queues, count, status, spacingMs, owner_service: OWNER_SERVICE, input: INPUT });
+}
+
+/** Fresh statistics and a clean visibility map, so plans are those of a settled table (notes §13). */
+export async function vacuumAnalyze(db: pg.Pool): Promise<void> {
+  await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_stat_deltas, job_stats');
+  await db.query(`VACUUM (ANALYZE) ${PGBOSS_SCHEMA}.job_common`);
+}
+
+export async function countJobs(db: pg.Pool): Promise<number> {
+  const { rows } = await db.query('SELECT count(*)::int AS n FROM jobs');
+  return rows[0].n;
+}
+
+const SETTLE_LIMIT_MS = 60_000;
+const SETTLE_POLL_MS = 250;
+
+/**
+ * Waits (up to a minute) until no autovacuum worker is running on the server, so
+ * a vacuum set off by the previous scenario's writes does not land in the next
+ * one's measurements. Returns the milliseconds waited.
+ */
+export async function settle(db: pg.Pool): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < SETTLE_LIMIT_MS) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`);
+    if (rows[0].n === 0) break;
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+  return Date.now() - start;
+}
