@@ -91,14 +91,22 @@ describe('consistency check', () => {
     expect(ok.code, ok.out).to.equal(0);
     expect(ok.out).to.include('consistent');
     expect(ok.out).to.not.include('ai-service-local'); // the password is masked
-    await t.sql.query(`UPDATE pgboss.job SET state = 'cancelled' WHERE id = $1::uuid`, [ids.pending]);
+    // Written as the service's own connection would (application_name ai-service), so the
+    // leader's adoption of changes made through pg-boss does not repair it first.
+    const asService = (state: string) =>
+      t.sql.query(
+        `WITH n AS (SELECT set_config('application_name', 'ai-service', true))
+         UPDATE pgboss.job SET state = $2::pgboss.job_state FROM n WHERE id = $1::uuid`,
+        [ids.pending, state],
+      );
+    await asService('cancelled');
     try {
       const bad = await runConsistencyCli(t.databaseUrl);
       expect(bad.code, bad.out).to.equal(1);
       expect(bad.out).to.include('state_mismatch: 1');
       expect(bad.out).to.include(ids.pending);
     } finally {
-      await t.sql.query(`UPDATE pgboss.job SET state = 'created' WHERE id = $1::uuid`, [ids.pending]);
+      await asService('created');
     }
     expect(await findViolations(t.sql)).to.deep.equal([]);
   });

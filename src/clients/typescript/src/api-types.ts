@@ -473,7 +473,7 @@ export interface components {
             /** Format: date-time */
             finished_at: string | null;
             /** @enum {string|null} */
-            outcome: "completed" | "failed" | "retried" | "lease_expired" | "revoked" | "cancelled" | null;
+            outcome: "completed" | "failed" | "retried" | "lease_expired" | "revoked" | "cancelled" | "adopted" | null;
             error: components["schemas"]["JobError"] | null;
         };
         Job: {
