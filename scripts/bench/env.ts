@@ -59,7 +59,7 @@ async function recreate(serverUrl: string, names: string[]): Promise<string> {
 }
 
 async function migrateAll(url: string): Promise<void> {
-  const pool = createPool(url, loadConfig({}), 'ai-service-bench-migrate');
+  const pool = createPool(url, loadConfig({}).db, 'ai-service-bench-migrate');
   try {
     await migrate(pool);
   } finally {

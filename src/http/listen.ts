@@ -2,14 +2,14 @@
 // clients, and a close that lets in-flight requests finish (up to a limit).
 import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
-import type { Config } from '../config.ts';
+import type { HttpConfig } from '../config.ts';
 
 /** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
 export const HEADERS_TIMEOUT_MAX_MS = 20_000;
 /** How often Node checks requests against those timeouts (its default, 30 s, would stretch them). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
-export async function listenHttp(app: Express, config: Pick<Config, 'requestTimeoutMs' | 'httpPort' | 'httpHost'>): Promise<Server> {
+export async function listenHttp(app: Express, config: HttpConfig): Promise<Server> {
   // requestTimeout bounds receiving a whole request (headers and body), not answering it,
   // so long-poll claims are unaffected.
   const s = createServer(
@@ -23,7 +23,7 @@ export async function listenHttp(app: Express, config: Pick<Config, 'requestTime
   );
   return new Promise<Server>((resolve, reject) => {
     s.once('error', reject);
-    s.listen(config.httpPort, config.httpHost, () => {
+    s.listen(config.port, config.host, () => {
       s.off('error', reject);
       resolve(s);
     });

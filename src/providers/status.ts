@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
-import type { Config } from '../config.ts';
+import type { ProvidersConfig } from '../config.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
 import { basicAuth, elapsedMs, type ProbeResult, probe, publicEndpoint, requestUrl } from './probe.ts';
 
@@ -35,8 +35,6 @@ export interface ProviderStatusDoc {
   checked_at: string;
   providers: ProviderStatus[];
 }
-
-type ProviderConfig = Pick<Config, 'llmBaseUrl' | 'llmApiKey' | 'llmModel' | 'whisperxUrl' | 'openclawUrl' | 'providerCheckTimeoutMs'>;
 
 interface Target {
   name: ProviderName;
@@ -66,8 +64,8 @@ export class ProviderStatusService {
   private readonly cache: TtlCache<ProviderStatusDoc>;
   private readonly last = new Map<ProviderName, string>();
 
-  constructor(config: ProviderConfig, logger: Logger, cacheMs = PROVIDER_STATUS_CACHE_MS) {
-    this.timeoutMs = config.providerCheckTimeoutMs;
+  constructor(config: ProvidersConfig, logger: Logger, cacheMs = PROVIDER_STATUS_CACHE_MS) {
+    this.timeoutMs = config.checkTimeoutMs;
     this.logger = logger;
     this.targets = [
       { name: 'llm', url: config.llmBaseUrl, openai: true, apiKey: config.llmApiKey, model: config.llmModel },

@@ -32,7 +32,7 @@ export async function startDatabase(): Promise<Database> {
   await chmod(dir, 0o755);
   const server = await startEmbeddedPostgres(path.join(dir, 'pg'), { fast: true });
   const url = server.url;
-  const pool = createPool(url, loadConfig({}));
+  const pool = createPool(url, loadConfig({}).db);
   await migrate(pool);
   await pool.end();
   await migrateBoss(url, createLogger('silent'));

@@ -11,7 +11,7 @@ import { createEmptyDatabase } from '../support/database.ts';
 import { jobBody, setup, type TestService } from '../support/service.ts';
 import { cleanup, ROOT, spawnService } from './processes.ts';
 
-const config = loadConfig({});
+const config = loadConfig({}).db;
 
 async function schemaRows(url: string) {
   const pool = new pg.Pool({ connectionString: url, max: 1 });

@@ -49,7 +49,7 @@ export async function startTestPostgres(): Promise<void> {
     await c.query(`CREATE DATABASE ${TEMPLATE}`);
   });
   const url = withDatabase(serverUrl, TEMPLATE);
-  const pool = createPool(url, loadConfig({}));
+  const pool = createPool(url, loadConfig({}).db);
   await migrate(pool);
   await pool.end();
   await migrateBoss(url, createLogger('silent'));
