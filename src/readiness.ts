@@ -34,6 +34,8 @@ export interface GateOptions {
   migrateOnStart: boolean;
   /** Runs on the started pg-boss before the gate opens: what the API needs of it (queues). */
   prepare(boss: PgBoss): Promise<void>;
+  /** How often a waiting gate re-checks the schema (SCHEMA_POLL_MS unless a test says otherwise). */
+  pollMs?: number;
 }
 
 async function schemaProblem(pool: Pool): Promise<string | undefined> {
@@ -94,7 +96,7 @@ export async function openReadinessGate(o: GateOptions): Promise<ReadinessGate> 
         attempt = undefined;
         if (state === 'waiting') schedule();
       });
-    }, SCHEMA_POLL_MS);
+    }, o.pollMs ?? SCHEMA_POLL_MS);
   };
 
   if (o.migrateOnStart) {

@@ -141,11 +141,27 @@ async function startOnDatabase(
     validateResponses: options.validateResponses,
   });
 
+  // What runs on the database, stopped in order after the HTTP server and before the pool.
+  const stopWork = async () => {
+    await gate.cancel();
+    // Long-poll claims answer now (with what they have) instead of holding the shutdown.
+    stopping.abort();
+    await deliverer?.stop();
+    await leader.stop();
+    await waiters.stop();
+    await providers.close();
+    if (gate.boss) await stopBoss(gate.boss);
+  };
+
   let server: Server | undefined;
   let address = '';
   if (listen) {
     await app.locals.specLoaded;
-    server = await listenHttp(app, config.http);
+    // A listener that cannot start (port in use) fails the start with nothing left running.
+    server = await listenHttp(app, config.http).catch(async (err) => {
+      await stopWork();
+      throw err;
+    });
     address = serverUrl(server);
     logger.info({ url: address }, 'ai-service listening');
   }
@@ -157,14 +173,10 @@ async function startOnDatabase(
       const { delayMs, timeoutMs } = config.shutdown;
       await gate.cancel();
       if (server && delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-      // Long-poll claims answer now (with what they have) instead of holding the shutdown.
+      // Long-poll claims end first (stopping.abort), so closing the listener does not wait on them.
       stopping.abort();
       if (server) await closeHttp(server, timeoutMs);
-      await deliverer?.stop();
-      await leader.stop();
-      await waiters.stop();
-      await providers.close();
-      if (gate.boss) await stopBoss(gate.boss);
+      await stopWork();
       await pool.end().catch(() => {});
       await database.embedded?.stop();
     })();
