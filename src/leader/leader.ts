@@ -42,6 +42,11 @@ export class Leader {
         const client = new pg.Client({ connectionString: this.url, application_name: 'ai-service-leader' });
         client.on('error', () => this.lose('connection error'));
         await client.connect();
+        // stop() ran while connecting: it could not close this connection, so close it here.
+        if (this.stopped) {
+          await client.end().catch(() => {});
+          return;
+        }
         this.client = client;
       }
       const { rows } = await this.client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LEADER_LOCK_KEY]);

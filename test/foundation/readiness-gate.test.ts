@@ -112,6 +112,13 @@ describe('a start that fails after the gate opened', () => {
     const err = await startService(config, captureLogger().logger).catch((e) => e);
     expect(err?.code).to.equal('EADDRINUSE');
     // Backends end a moment after their client disconnected.
-    await waitUntil(async () => (await ourConnections(url)).length === 0, { what: 'the service connections to close' });
+    let left: string[] = [];
+    await waitUntil(
+      async () => {
+        left = await ourConnections(url);
+        return left.length === 0;
+      },
+      { what: 'the service connections to close' },
+    ).catch((e: Error) => expect.fail(`${e.message}; still open: ${left.join(', ')}`));
   });
 });
