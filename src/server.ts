@@ -141,10 +141,10 @@ async function startOnDatabase(
     validateResponses: options.validateResponses,
   });
 
-  // What runs on the database, stopped in order after the HTTP server and before the pool.
+  // What runs on the database, stopped in order after the HTTP server and before the pool
+  // (close() has already cancelled the gate and aborted long polls; doing it again is harmless).
   const stopWork = async () => {
     await gate.cancel();
-    // Long-poll claims answer now (with what they have) instead of holding the shutdown.
     stopping.abort();
     await deliverer?.stop();
     await leader.stop();
@@ -173,7 +173,7 @@ async function startOnDatabase(
       const { delayMs, timeoutMs } = config.shutdown;
       await gate.cancel();
       if (server && delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-      // Long-poll claims end first (stopping.abort), so closing the listener does not wait on them.
+      // Long-poll claims answer now (with what they have) instead of holding the shutdown.
       stopping.abort();
       if (server) await closeHttp(server, timeoutMs);
       await stopWork();
