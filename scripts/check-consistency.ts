@@ -52,14 +52,14 @@ function report(violations: Violation[]): string {
 
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
-  if (!config.databaseUrl) {
+  if (!config.db.url) {
     console.error('DATABASE_URL is required');
     return 2;
   }
-  const pool = createPool(config.databaseUrl, { ...config, dbStatementTimeoutMs: 0 }, 'ai-service-consistency');
+  const pool = createPool(config.db.url, { ...config.db, statementTimeoutMs: 0 }, 'ai-service-consistency');
   try {
     const violations = await findViolations(pool);
-    console.log(`${maskDatabaseUrl(config.databaseUrl)}\n${report(violations)}`);
+    console.log(`${maskDatabaseUrl(config.db.url)}\n${report(violations)}`);
     return violations.length ? 1 : 0;
   } finally {
     await pool.end();

@@ -2,9 +2,8 @@
 // schema, against DATABASE_URL (or the embedded development database; if the
 // service is running on it, the running server is used and left running).
 // A service started with MIGRATE_ON_START=false turns ready once this has run.
-import path from 'node:path';
 import { configOrExit, loadConfig } from '../src/config.ts';
-import { startEmbeddedPostgres } from '../src/dev/embedded.ts';
+import { openDatabase } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
 import { createLogger } from '../src/http/request-log.ts';
@@ -13,10 +12,10 @@ import { migrateBoss } from '../src/pgboss/boss.ts';
 const config = configOrExit(loadConfig, process.env);
 
 const logger = createLogger(config.logLevel);
-const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.resolve(config.dataDir, 'postgres'));
+const { url: serverUrl, embedded } = await openDatabase(config.db);
 // Migrations hold a session advisory lock, so they need the direct connection when a pooler is in front.
-const url = config.databaseDirectUrl ?? config.databaseUrl ?? embedded!.url;
-const pool = createPool(url, config, 'ai-service-migrate');
+const url = config.db.directUrl ?? serverUrl;
+const pool = createPool(url, config.db, 'ai-service-migrate');
 try {
   const applied = await migrate(pool);
   await migrateBoss(url, logger);

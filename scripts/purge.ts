@@ -4,12 +4,11 @@
 // replica runs every PURGE_INTERVAL; safe to run while the service is up (each
 // batch is its own short transaction and skips rows another session holds).
 // --dry-run prints what would go, per queue and status, and deletes nothing.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configOrExit, loadConfig } from '../src/config.ts';
-import { startEmbeddedPostgres } from '../src/dev/embedded.ts';
+import { openDatabase } from '../src/db/database.ts';
 import { createPool, maskDatabaseUrl } from '../src/db/pool.ts';
-import { PURGE_BATCH_ROWS, Purger, retentionPolicy } from '../src/retention/purge.ts';
+import { PURGE_BATCH_ROWS, Purger } from '../src/retention/purge.ts';
 import { parseDuration } from '../src/lib/units.ts';
 import type { QueueCount } from '../src/retention/purge-store.ts';
 
@@ -84,11 +83,10 @@ function describePolicy(policy: Record<string, number>): string {
 
 const opts = options();
 const config = configOrExit(loadConfig, process.env);
-const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'));
-const url = config.databaseUrl ?? embedded!.url;
+const { url, embedded } = await openDatabase(config.db);
 // No statement timeout needed beyond the pool's: each batch is short by construction.
-const pool = createPool(url, config, 'ai-service-purge');
-const policy = retentionPolicy(config);
+const pool = createPool(url, config.db, 'ai-service-purge');
+const { policy } = config.retention;
 const purger = new Purger({ db: pool, policy });
 let interrupted = false;
 process.on('SIGINT', () => {

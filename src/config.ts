@@ -5,61 +5,112 @@ import { parseBoolean, parseBytes, parseDuration } from './lib/units.ts';
 
 export class ConfigError extends Error {}
 
-export interface Config {
-  nodeEnv: string;
-  production: boolean;
-  httpHost: string;
-  httpPort: number;
-  databaseUrl: string | undefined;
+/** The HTTP listener. */
+export interface HttpConfig {
+  host: string;
+  port: number;
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections outlive cloud load balancers' 60 s idle timeout, so the balancer (not us) closes them. */
+  keepAliveTimeoutMs: number;
+}
+
+/** PostgreSQL: where it is (or the embedded development server's data directory) and the pool. */
+export interface DbConfig {
+  /** Unset outside production: the embedded development server is used. */
+  url: string | undefined;
+  /**
+   * A session-capable connection (LISTEN, leader lock, migrations, pg-boss's own pool) when `url`
+   * names a transaction-mode pooler; unset, `url` serves both.
+   */
+  directUrl: string | undefined;
+  /** Named prepared statements on `url`; they collide on a transaction-mode pooler. */
+  preparedStatements: boolean;
   dataDir: string;
   migrateOnStart: boolean;
-  logLevel: string;
+  poolSize: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Payload limits. Inputs and results share the JSON depth limit. */
+export interface LimitsConfig {
+  bodyBytes: number;
+  batchBodyBytes: number;
+  jsonMaxDepth: number;
+  input: { maxBytes: number; maxDepth: number };
+  result: { maxBytes: number; maxDepth: number };
+}
+
+/** The upstream providers the status probe checks. */
+export interface ProvidersConfig {
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
   llmModel: string;
   llmTimeoutMs: number;
   whisperxUrl: string | undefined;
   openclawUrl: string | undefined;
-  providerCheckTimeoutMs: number;
-  dbPoolSize: number;
-  dbStatementTimeoutMs: number;
-  dbConnectTimeoutMs: number;
-  requestTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  bodyLimitBytes: number;
-  batchBodyLimitBytes: number;
-  maxInputBytes: number;
-  maxResultBytes: number;
-  jsonMaxDepth: number;
-  reaperIntervalMs: number;
-  retryBackoffBaseMs: number;
-  retryBackoffMaxMs: number;
-  longPollRecheckMs: number;
-  apiTokensFile: string | undefined;
-  apiTokens: string | undefined;
-  authDisabled: boolean;
+  checkTimeoutMs: number;
+}
+
+export interface AuthConfig {
+  tokensFile: string | undefined;
+  tokens: string | undefined;
+  disabled: boolean;
+  /** Bearer token for /metrics; unset leaves /metrics open. */
   metricsToken: string | undefined;
-  webhookSecrets: string[];
-  webhookAllowedHosts: string[];
-  webhookTimeoutMs: number;
-  webhookMaxAttempts: number;
-  webhookRetryBaseMs: number;
-  webhookRetryMaxMs: number;
-  webhookPollMs: number;
-  retentionCompletedMs: number;
-  retentionFailedMs: number;
-  retentionCancelledMs: number;
+}
+
+export interface WebhooksConfig {
+  secrets: string[];
+  allowedHosts: string[];
+  /** Callbacks to loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true. */
+  allowPrivateAddresses: boolean;
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  pollMs: number;
+}
+
+/** Leases, retries and long polls of the job queue. */
+export interface JobsConfig {
+  reaperIntervalMs: number;
+  /** Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds). */
+  retryBackoff: { baseMs: number; maxMs: number };
+  longPollRecheckMs: number;
+}
+
+export interface RetentionConfig {
+  /** Retention per terminal status in milliseconds; 0 keeps forever. */
+  policy: { completed: number; failed: number; cancelled: number };
   purgeIntervalMs: number;
-  // Graceful shutdown
-  shutdownDelayMs: number;
-  // production topology: HTTP behind a load balancer
-  keepAliveTimeoutMs: number;
-  shutdownQuietMs: number;
-  // production topology: outbound requests to caller-supplied URLs
-  webhookAllowPrivateAddresses: boolean;
-  // production topology: behind a connection pooler
-  databaseDirectUrl: string | undefined;
-  dbPreparedStatements: boolean;
+}
+
+export interface ShutdownConfig {
+  /** Keep serving with /readyz 503 this long after SIGTERM, so load balancers stop routing here first. */
+  delayMs: number;
+  /** How long in-flight requests may take to finish once the listener closes. */
+  timeoutMs: number;
+  /**
+   * After SIGTERM the listener stays open until requests have stopped arriving for this long
+   * (at most `timeoutMs`), so connections a balancer still sends are answered, not reset.
+   */
+  quietMs: number;
+}
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  logLevel: string;
+  http: HttpConfig;
+  db: DbConfig;
+  limits: LimitsConfig;
+  providers: ProvidersConfig;
+  auth: AuthConfig;
+  webhooks: WebhooksConfig;
+  jobs: JobsConfig;
+  retention: RetentionConfig;
+  shutdown: ShutdownConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -142,72 +193,90 @@ export function loadConfig(env: Env): Config {
   const databaseDirectUrl = read(env, 'DATABASE_DIRECT_URL', undefined, dbUrl, 'a postgres:// URL');
   if (databaseDirectUrl && !databaseUrl) throw new ConfigError('DATABASE_DIRECT_URL needs DATABASE_URL');
 
+  const jsonMaxDepth = read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000');
   const config: Config = {
     nodeEnv,
     production,
-    httpHost: read(env, 'HTTP_HOST', '0.0.0.0', (s) => s, 'a host name or address'),
-    httpPort: read(env, 'HTTP_PORT', 8080, int(0, 65535), 'a port number 0-65535'),
-    databaseUrl,
-    dataDir: read(env, 'DATA_DIR', '.data', (s) => s, 'a directory path'),
-    migrateOnStart: read(env, 'MIGRATE_ON_START', true, parseBoolean, BOOL),
     logLevel: read(env, 'LOG_LEVEL', 'info', oneOf(LOG_LEVELS), LOG_LEVELS.join(', ')),
-    llmBaseUrl: read(env, 'LLM_BASE_URL', undefined, url, 'an http(s) URL'),
-    llmApiKey: env.LLM_API_KEY || undefined,
-    llmModel: read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name'),
-    llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, duration, POSITIVE_DURATION),
-    whisperxUrl: read(env, 'WHISPERX_URL', undefined, url, 'an http(s) URL'),
-    openclawUrl: read(env, 'OPENCLAW_URL', undefined, url, 'an http(s) URL'),
-    providerCheckTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, duration, POSITIVE_DURATION),
-    dbPoolSize: read(env, 'DB_POOL_SIZE', 20, int(2, 1000), 'an integer 2-1000'),
-    dbStatementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
-    dbConnectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, duration, POSITIVE_DURATION),
-    requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, duration, POSITIVE_DURATION),
-    shutdownTimeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
-    bodyLimitBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
-    batchBodyLimitBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
-    maxInputBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES),
-    maxResultBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES),
-    jsonMaxDepth: read(env, 'JSON_MAX_DEPTH', 64, int(2, 1000), 'an integer 2-1000'),
-    reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, POSITIVE_DURATION),
-    // Failed attempts wait base·2^(attempt-1), half of it random, capped (unless the worker sets retry_after_seconds).
-    retryBackoffBaseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, POSITIVE_DURATION),
-    retryBackoffMaxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, POSITIVE_DURATION),
-    longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, POSITIVE_DURATION),
-    apiTokensFile: env.API_TOKENS_FILE || undefined,
-    apiTokens: env.API_TOKENS || undefined,
-    authDisabled: read(env, 'AUTH_DISABLED', false, parseBoolean, BOOL),
-    metricsToken: env.METRICS_TOKEN || undefined,
-    webhookSecrets: read(env, 'WEBHOOK_SECRET', [], list, 'one or more comma-separated secrets'),
-    webhookAllowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
-    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
-    webhookMaxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
-    // 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
-    webhookRetryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${POSITIVE_DURATION}, or 0`),
-    webhookRetryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, POSITIVE_DURATION),
-    webhookPollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, POSITIVE_DURATION),
-    retentionCompletedMs: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
-    retentionFailedMs: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
-    retentionCancelledMs: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
-    purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
-    // Keep serving with /readyz 503 this long after SIGTERM,
-    // so load balancers stop routing here before the listener closes.
-    shutdownDelayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
-    // Production topology: idle keep-alive connections outlive cloud load balancers' 60 s
-    // idle timeout, so the balancer (not us) closes them and never reuses one we closed.
-    keepAliveTimeoutMs: read(env, 'HTTP_KEEP_ALIVE_TIMEOUT', 65_000, duration, POSITIVE_DURATION),
-    // After SIGTERM the listener stays open until requests have stopped arriving for this long
-    // (at most SHUTDOWN_TIMEOUT), so connections the balancer still sends are answered, not reset.
-    shutdownQuietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
-    // Callbacks to loopback, private, link-local, unique-local or cloud-metadata addresses are refused unless true.
-    webhookAllowPrivateAddresses: read(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, BOOL),
-    // Production topology, pooler: DATABASE_URL may name a transaction-mode pooler when this names a
-    // session-capable connection (LISTEN, leader lock, migrations, pg-boss's own pool).
-    databaseDirectUrl,
-    // Named prepared statements collide on a transaction-mode pooler: by default they are used only
-    // when DATABASE_URL is the direct connection (DATABASE_DIRECT_URL unset).
-    dbPreparedStatements: read(env, 'DB_PREPARED_STATEMENTS', databaseDirectUrl === undefined, parseBoolean, BOOL),
+    http: {
+      host: read(env, 'HTTP_HOST', '0.0.0.0', (s) => s, 'a host name or address'),
+      port: read(env, 'HTTP_PORT', 8080, int(0, 65535), 'a port number 0-65535'),
+      requestTimeoutMs: read(env, 'REQUEST_TIMEOUT', 60_000, duration, POSITIVE_DURATION),
+      keepAliveTimeoutMs: read(env, 'HTTP_KEEP_ALIVE_TIMEOUT', 65_000, duration, POSITIVE_DURATION),
+    },
+    db: {
+      url: databaseUrl,
+      directUrl: databaseDirectUrl,
+      // by default only when DATABASE_URL is the direct connection
+      preparedStatements: read(env, 'DB_PREPARED_STATEMENTS', databaseDirectUrl === undefined, parseBoolean, BOOL),
+      dataDir: read(env, 'DATA_DIR', '.data', (s) => s, 'a directory path'),
+      migrateOnStart: read(env, 'MIGRATE_ON_START', true, parseBoolean, BOOL),
+      poolSize: read(env, 'DB_POOL_SIZE', 20, int(2, 1000), 'an integer 2-1000'),
+      statementTimeoutMs: read(env, 'DB_STATEMENT_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
+      connectTimeoutMs: read(env, 'DB_CONNECT_TIMEOUT', 3000, duration, POSITIVE_DURATION),
+    },
+    limits: {
+      bodyBytes: read(env, 'BODY_LIMIT', 2 * 1024 * 1024, parseBytes, BYTES),
+      batchBodyBytes: read(env, 'BATCH_BODY_LIMIT', 16 * 1024 * 1024, parseBytes, BYTES),
+      jsonMaxDepth,
+      input: { maxBytes: read(env, 'MAX_INPUT_BYTES', 1024 * 1024, parseBytes, BYTES), maxDepth: jsonMaxDepth },
+      result: { maxBytes: read(env, 'MAX_RESULT_BYTES', 1024 * 1024, parseBytes, BYTES), maxDepth: jsonMaxDepth },
+    },
+    providers: {
+      llmBaseUrl: read(env, 'LLM_BASE_URL', undefined, url, 'an http(s) URL'),
+      llmApiKey: env.LLM_API_KEY || undefined,
+      llmModel: read(env, 'LLM_MODEL', 'qwen2.5-14b', (s) => s, 'a model name'),
+      llmTimeoutMs: read(env, 'LLM_TIMEOUT', 300_000, duration, POSITIVE_DURATION),
+      whisperxUrl: read(env, 'WHISPERX_URL', undefined, url, 'an http(s) URL'),
+      openclawUrl: read(env, 'OPENCLAW_URL', undefined, url, 'an http(s) URL'),
+      checkTimeoutMs: read(env, 'PROVIDER_CHECK_TIMEOUT', 3000, duration, POSITIVE_DURATION),
+    },
+    auth: {
+      tokensFile: env.API_TOKENS_FILE || undefined,
+      tokens: env.API_TOKENS || undefined,
+      disabled: read(env, 'AUTH_DISABLED', false, parseBoolean, BOOL),
+      metricsToken: env.METRICS_TOKEN || undefined,
+    },
+    webhooks: {
+      secrets: read(env, 'WEBHOOK_SECRET', [], list, 'one or more comma-separated secrets'),
+      allowedHosts: read(env, 'WEBHOOK_ALLOWED_HOSTS', [], list, 'comma-separated host patterns'),
+      allowPrivateAddresses: read(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false, parseBoolean, BOOL),
+      timeoutMs: read(env, 'WEBHOOK_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
+      maxAttempts: read(env, 'WEBHOOK_MAX_ATTEMPTS', 8, int(1, 100), 'an integer 1-100'),
+      // 15m doubling (with jitter, capped at 12h) spreads 8 attempts over about a day; 0 = retry at once.
+      retryBaseMs: read(env, 'WEBHOOK_RETRY_BASE', 900_000, durationOr0, `${POSITIVE_DURATION}, or 0`),
+      retryMaxMs: read(env, 'WEBHOOK_RETRY_MAX', 43_200_000, duration, POSITIVE_DURATION),
+      pollMs: read(env, 'WEBHOOK_POLL_INTERVAL', 500, duration, POSITIVE_DURATION),
+    },
+    jobs: {
+      reaperIntervalMs: read(env, 'REAPER_INTERVAL', 2000, duration, POSITIVE_DURATION),
+      retryBackoff: {
+        baseMs: read(env, 'RETRY_BACKOFF_BASE', 5000, duration, POSITIVE_DURATION),
+        maxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, POSITIVE_DURATION),
+      },
+      longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, POSITIVE_DURATION),
+    },
+    retention: {
+      policy: {
+        completed: read(env, 'RETENTION_COMPLETED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
+        failed: read(env, 'RETENTION_FAILED', 30 * 86_400_000, parseDuration, DURATION_OR_0),
+        cancelled: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
+      },
+      purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
+    },
+    shutdown: {
+      delayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),
+      timeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
+      quietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
+    },
   };
-  return Object.freeze(config);
+  return deepFreeze(config);
+}
+
+/** Freezes the config and each of its sections, so no reader can change a setting. */
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(o);
 }
 
 /**

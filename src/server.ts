@@ -1,21 +1,18 @@
 // The composition root: database (given or embedded), migrations, pg-boss, the
 // HTTP app, the leader's periodic tasks, and an orderly shutdown.
 import type { Server } from 'node:http';
-import path from 'node:path';
 import type { Express } from 'express';
-import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { type AccessControl, createAccessControl } from './auth/access.ts';
 import type { Config } from './config.ts';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from './dev/embedded.ts';
-import { migrate, pendingMigrations } from './db/migrate.ts';
-import { createPool, maskDatabaseUrl, type Pool } from './db/pool.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool, type Pool } from './db/pool.ts';
 import { createApp } from './http/app.ts';
-import { healthRoutes, type Readiness } from './http/health.ts';
+import { apiWhenReady, healthRoutes, type Readiness } from './http/health.ts';
 import { closeHttp, listenHttp, serverUrl } from './http/listen.ts';
-import { unavailable } from './http/problem.ts';
 import { JobService } from './jobs/service.ts';
-import { Purger, retentionPolicy } from './retention/purge.ts';
+import { Purger } from './retention/purge.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { metricsRoutes } from './metrics/routes.ts';
@@ -24,12 +21,13 @@ import { registerQueueGauges } from './stats/metrics.ts';
 import { metricsWebhookEvents } from './webhooks/metrics.ts';
 import { providerRoutes } from './providers/routes.ts';
 import { ProviderStatusService } from './providers/status.ts';
-import { bossInstalled, QueueRegistry, startBoss } from './pgboss/boss.ts';
+import { QueueRegistry } from './pgboss/boss.ts';
 import { Leader } from './leader/leader.ts';
 import { maintenanceTasks } from './leader/tasks.ts';
 import { Waiters } from './jobs/waiters.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
+import { openReadinessGate, stopBoss } from './readiness.ts';
 import { uiRoutes } from './ui/routes.ts';
 import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
 
@@ -53,19 +51,23 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-const SCHEMA_POLL_MS = 1000;
-
-async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
-  if (config.databaseUrl) return { url: config.databaseUrl };
-  const dataDir = path.resolve(config.dataDir, 'postgres');
-  const embedded = await startEmbeddedPostgres(dataDir);
-  const how = {
-    started: 'started embedded PostgreSQL',
-    adopted: 'reusing embedded PostgreSQL left running by a previous process',
-    shared: 'using embedded PostgreSQL run by another process',
-  }[embedded.origin];
-  logger.info({ url: maskDatabaseUrl(embedded.url), dataDir }, `DATABASE_URL is not set: ${how}`);
-  return { url: embedded.url, embedded };
+export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}, listen = true): Promise<RunningService> {
+  // First, so a production start without tokens is refused before anything else starts.
+  const auth = createAccessControl(config, logger);
+  const database = await openDatabase(config.db, logger);
+  // DATABASE_URL may be a transaction-mode pooler when DATABASE_DIRECT_URL names a direct connection.
+  const pool = createPool(database.url, config.db, 'ai-service', {
+    pooled: config.db.directUrl !== undefined,
+    preparedStatements: config.db.preparedStatements,
+  });
+  try {
+    return await startOnDatabase({ database, pool, auth }, config, logger, options, listen);
+  } catch (err) {
+    // A failed start (migration error, port in use) leaves no server or connections behind.
+    await pool.end().catch(() => {});
+    await database.embedded?.stop();
+    throw err;
+  }
 }
 
 /**
@@ -86,8 +88,8 @@ async function checkPooledTimeouts(pool: Pool, logger: Logger): Promise<void> {
 
 /** Migrations hold a session advisory lock: through the pool only when it is the direct connection. */
 async function migrateOn(directUrl: string, pool: Pool, config: Config): Promise<string[]> {
-  if (!config.databaseDirectUrl) return migrate(pool);
-  const direct = createPool(directUrl, { ...config, dbPoolSize: 2 }, 'ai-service-migrate');
+  if (!config.db.directUrl) return migrate(pool);
+  const direct = createPool(directUrl, { ...config.db, poolSize: 2 }, 'ai-service-migrate');
   try {
     return await migrate(direct);
   } finally {
@@ -95,110 +97,45 @@ async function migrateOn(directUrl: string, pool: Pool, config: Config): Promise
   }
 }
 
-export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}, listen = true): Promise<RunningService> {
-  // First, so a production start without tokens is refused before anything else starts.
-  const auth = createAccessControl(config, logger);
-  const { url, embedded } = await resolveDatabase(config, logger);
-  const pool = createPool(url, config, 'ai-service', {
-    pooled: config.databaseDirectUrl !== undefined,
-    preparedStatements: config.dbPreparedStatements,
-  });
-  try {
-    return await startOnDatabase({ url, embedded, pool, auth }, config, logger, options, listen);
-  } catch (err) {
-    // A failed start (migration error, port in use) leaves no server or connections behind.
-    await pool.end().catch(() => {});
-    await embedded?.stop();
-    throw err;
-  }
-}
-
 async function startOnDatabase(
-  { url, embedded, pool, auth }: { url: string; embedded?: EmbeddedDatabase; pool: Pool; auth: AccessControl },
+  { database, pool, auth }: { database: Database; pool: Pool; auth: AccessControl },
   config: Config,
   logger: Logger,
   options: ServiceOptions,
   listen: boolean,
 ): Promise<RunningService> {
+  const { url } = database;
   // Session-level features (pg-boss's pool, migrations' advisory lock, LISTEN, the leader's
   // session lock) need a direct connection; DATABASE_URL may be a transaction-mode pooler.
-  const directUrl = config.databaseDirectUrl ?? url;
-  if (config.databaseDirectUrl) await checkPooledTimeouts(pool, logger);
-  let boss: PgBoss | undefined;
-  let schemaReady = false;
-  let schemaTimer: NodeJS.Timeout | undefined;
+  const directUrl = config.db.directUrl ?? url;
+  if (config.db.directUrl) await checkPooledTimeouts(pool, logger);
   const stopping = new AbortController();
-
-  const checkSchema = async (): Promise<string | undefined> => {
-    if (schemaReady) return undefined;
-    const pending = await pendingMigrations(pool);
-    if (pending.length) return `pending migrations: ${pending.join(', ')}; run npm run migrate`;
-    if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
-    return undefined;
-  };
-  const webhookConfig = {
-    secrets: config.webhookSecrets,
-    timeoutMs: config.webhookTimeoutMs,
-    maxAttempts: config.webhookMaxAttempts,
-    retryBaseMs: config.webhookRetryBaseMs,
-    retryMaxMs: config.webhookRetryMaxMs,
-    pollMs: config.webhookPollMs,
-    allowPrivateAddresses: config.webhookAllowPrivateAddresses,
-  };
-  const stats = new StatsService(pool);
   const metrics = createMetrics();
+  const gate = await openReadinessGate({
+    url: directUrl,
+    pool,
+    runMigrations: () => migrateOn(directUrl, pool, config),
+    logger,
+    migrateOnStart: config.db.migrateOnStart,
+    prepare: (boss) => ensureWebhookQueue(boss, config.webhooks),
+  });
+
+  const stats = new StatsService(pool);
   registerQueueGauges(metrics, stats, logger);
-  let deliverer: WebhookDeliverer | undefined;
-  const bringUp = async () => {
-    // pg-boss's own supervisor is off on every replica: the leader runs its passes
-    // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
-    const b = await startBoss(directUrl, logger, { migrate: config.migrateOnStart, supervise: false });
-    await ensureWebhookQueue(b, webhookConfig);
-    deliverer = new WebhookDeliverer(b, pool, logger, webhookConfig, metricsWebhookEvents(metrics));
-    deliverer.start();
-    boss = b;
-    schemaReady = true;
-  };
-
-  if (config.migrateOnStart) {
-    const applied = await migrateOn(directUrl, pool, config);
-    if (applied.length) logger.info({ applied }, 'applied migrations');
-    await bringUp();
-  } else {
-    const problem = await checkSchema();
-    if (problem) {
-      logger.warn({ problem }, 'MIGRATE_ON_START=false and the schema is not current: not ready until it is');
-      const poll = async () => {
-        if (stopping.signal.aborted) return;
-        const p = await checkSchema().catch((e: Error) => e.message);
-        if (!p) await bringUp().catch((err) => logger.warn({ err }, 'pg-boss failed to start'));
-        if (!schemaReady) schemaTimer = setTimeout(poll, SCHEMA_POLL_MS);
-        else logger.info('schema is current: ready');
-      };
-      schemaTimer = setTimeout(poll, SCHEMA_POLL_MS);
-    } else {
-      await bringUp();
-    }
-  }
-
-  const queues = new QueueRegistry(() => boss, pool);
+  const queues = new QueueRegistry(() => gate.boss, pool);
   const waiters = new Waiters(directUrl, logger);
   await waiters.start();
-  const providers = new ProviderStatusService(config, logger);
+  const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,
     queues,
     waiters,
-    inputLimits: { maxBytes: config.maxInputBytes, maxDepth: config.jsonMaxDepth },
-    resultLimits: { maxBytes: config.maxResultBytes, maxDepth: config.jsonMaxDepth },
-    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
-    longPollRecheckMs: config.longPollRecheckMs,
+    inputLimits: config.limits.input,
+    resultLimits: config.limits.result,
+    backoff: config.jobs.retryBackoff,
+    longPollRecheckMs: config.jobs.longPollRecheckMs,
     stopping: stopping.signal,
-    callbackPolicy: {
-      allowedHosts: config.webhookAllowedHosts,
-      secrets: config.webhookSecrets,
-      allowPrivateAddresses: config.webhookAllowPrivateAddresses,
-    },
+    callbackPolicy: config.webhooks,
     events: metricsJobEvents(metrics),
   });
 
@@ -210,50 +147,60 @@ async function startOnDatabase(
       pool,
       logger,
       jobs,
-      purger: new Purger({ db: pool, policy: retentionPolicy(config) }),
-      getBoss: () => boss,
+      purger: new Purger({ db: pool, policy: config.retention.policy }),
+      getBoss: () => gate.boss,
       keepGoing: () => leader.isLeader && !stopping.signal.aborted,
     }),
   );
-  if (schemaReady) leader.start();
-  else {
-    const startLeader = setInterval(() => {
-      if (schemaReady) {
-        clearInterval(startLeader);
-        leader.start();
-      }
-    }, 500);
-    stopping.signal.addEventListener('abort', () => clearInterval(startLeader));
-  }
+  // Webhook deliveries and the leader's tasks need pg-boss: they start when the gate opens.
+  let deliverer: WebhookDeliverer | undefined;
+  gate.ready.then(
+    (boss) => {
+      deliverer = new WebhookDeliverer(boss, pool, logger, config.webhooks, metricsWebhookEvents(metrics));
+      deliverer.start();
+      leader.start();
+    },
+    () => {}, // cancelled by shutdown: nothing to start
+  );
 
   const readiness: Readiness = {
     shuttingDown: false,
-    // Ready only once pg-boss runs too: the schema may be current a poll tick before that.
-    schemaProblem: async () => (schemaReady ? undefined : ((await checkSchema()) ?? 'schema is current; the queue is starting')),
+    schemaProblem: () => gate.problem(),
     pingDatabase: async () => {
       await pool.query('SELECT 1');
     },
   };
   const app = createApp({
-    config,
+    limits: config.limits,
     logger,
-    openRoutes: [metricsRoutes(metrics, config.metricsToken), healthRoutes(readiness), uiRoutes()],
+    openRoutes: [metricsRoutes(metrics, config.auth.metricsToken), healthRoutes(readiness), uiRoutes()],
     authenticate: auth.middleware,
-    before: [
-      (req, _res, next) =>
-        schemaReady || !req.path.startsWith('/api/')
-          ? next()
-          : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate')),
-    ],
+    before: [apiWhenReady(() => gate.state === 'ready')],
     routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
   });
+
+  // What runs on the database, stopped in order after the HTTP server and before the pool
+  // (close() has already cancelled the gate and aborted long polls; doing it again is harmless).
+  const stopWork = async () => {
+    await gate.cancel();
+    stopping.abort();
+    await deliverer?.stop();
+    await leader.stop();
+    await waiters.stop();
+    await providers.close();
+    if (gate.boss) await stopBoss(gate.boss);
+  };
 
   let server: Server | undefined;
   let address = '';
   if (listen) {
     await app.locals.specLoaded;
-    server = await listenHttp(app, config);
+    // A listener that cannot start (port in use) fails the start with nothing left running.
+    server = await listenHttp(app, config.http).catch(async (err) => {
+      await stopWork();
+      throw err;
+    });
     address = serverUrl(server);
     logger.info({ url: address }, 'ai-service listening');
   }
@@ -262,18 +209,15 @@ async function startOnDatabase(
   const close = () => {
     closing ??= (async () => {
       readiness.shuttingDown = true;
-      clearTimeout(schemaTimer);
-      if (server && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      const { delayMs, timeoutMs } = config.shutdown;
+      await gate.cancel();
+      if (server && delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       // Long-poll claims answer now (with what they have) instead of holding the shutdown.
       stopping.abort();
-      if (server) await closeHttp(server, { quietMs: config.shutdownQuietMs, timeoutMs: config.shutdownTimeoutMs });
-      await deliverer?.stop();
-      await leader.stop();
-      await waiters.stop();
-      await providers.close();
-      await boss?.stop({ graceful: true, wait: true, timeout: 5000 } as any).catch(() => {});
+      if (server) await closeHttp(server, { quietMs: config.shutdown.quietMs, timeoutMs });
+      await stopWork();
       await pool.end().catch(() => {});
-      await embedded?.stop();
+      await database.embedded?.stop();
     })();
     return closing;
   };

@@ -49,9 +49,11 @@ export function authenticate(store: TokenStore): RequestHandler {
 
 const off: Omit<AccessControl, 'reload'> = { enabled: false, middleware: undefined };
 
-export function createAccessControl(config: Config, logger: Logger): AccessControl {
-  const configured = Boolean(config.apiTokensFile || config.apiTokens);
-  if (config.authDisabled) {
+/** Production refuses to start without tokens unless access control is explicitly disabled. */
+export function createAccessControl(config: Pick<Config, 'auth' | 'production'>, logger: Logger): AccessControl {
+  const { auth } = config;
+  const configured = Boolean(auth.tokensFile || auth.tokens);
+  if (auth.disabled) {
     logger.warn('AUTH_DISABLED=true: access control is OFF; every caller may do everything');
     return { ...off, reload: () => false };
   }
@@ -63,7 +65,7 @@ export function createAccessControl(config: Config, logger: Logger): AccessContr
     logger.warn('no API tokens (API_TOKENS_FILE, API_TOKENS): access control is OFF in development; every caller may do everything');
     return { ...off, reload: () => false };
   }
-  const store = new TokenStore({ file: config.apiTokensFile, inline: config.apiTokens });
+  const store = new TokenStore({ file: auth.tokensFile, inline: auth.tokens });
   store.load();
   logger.info({ tokens: store.summary() }, 'access control is on');
   return {

@@ -2,7 +2,7 @@
 // idle_in_transaction_session_timeout, so a slow query or an abandoned
 // transaction cannot hold locks or connections forever.
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import type { DbConfig } from '../config.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -44,20 +44,20 @@ export interface PoolOptions {
 
 export function createPool(
   connectionString: string,
-  config: Pick<Config, 'dbPoolSize' | 'dbStatementTimeoutMs' | 'dbConnectTimeoutMs'>,
+  config: Pick<DbConfig, 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>,
   applicationName = 'ai-service',
   { pooled = false, preparedStatements = true }: PoolOptions = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString,
-    max: config.dbPoolSize,
-    connectionTimeoutMillis: config.dbConnectTimeoutMs,
+    max: config.poolSize,
+    connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     ...(pooled
       ? {}
       : {
-          statement_timeout: config.dbStatementTimeoutMs,
-          idle_in_transaction_session_timeout: Math.max(config.dbStatementTimeoutMs * 2, 5000),
+          statement_timeout: config.statementTimeoutMs,
+          idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 2, 5000),
         }),
     // The one startup parameter PgBouncer accepts.
     application_name: applicationName,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import express, { type Express, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import type { LimitsConfig } from '../config.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { BODY_WRAPPER_DEPTH, jsonBody } from './json-body.ts';
 import { requestLogger } from './request-log.ts';
@@ -13,7 +13,7 @@ import { requestLogger } from './request-log.ts';
 export const SPEC_PATH = path.join(import.meta.dirname, '..', '..', 'openapi.yaml');
 
 export interface AppParts {
-  config: Config;
+  limits: LimitsConfig;
   logger: Logger;
   /** Routers mounted before validation (static files, docs, metrics, health). */
   openRoutes?: Router[];
@@ -42,7 +42,7 @@ function specLoaded(app: Express, validator: express.RequestHandler[]): Promise<
 }
 
 export function createApp(parts: AppParts): Express {
-  const { config } = parts;
+  const { limits } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -54,10 +54,10 @@ export function createApp(parts: AppParts): Express {
   });
 
   if (parts.authenticate) app.use(parts.authenticate);
-  const json = (limit: number) => jsonBody(limit, config.jsonMaxDepth + BODY_WRAPPER_DEPTH);
+  const json = (limit: number) => jsonBody(limit, limits.jsonMaxDepth + BODY_WRAPPER_DEPTH);
   // Routes that carry many jobs (inputs or results) in one body get the batch limit.
-  app.use(['/api/v1/jobs/batch', '/api/v1/jobs/complete'], json(config.batchBodyLimitBytes));
-  app.use(json(config.bodyLimitBytes));
+  app.use(['/api/v1/jobs/batch', '/api/v1/jobs/complete'], json(limits.batchBodyBytes));
+  app.use(json(limits.bodyBytes));
   for (const mw of parts.before ?? []) app.use(mw);
 
   const validator = OpenApiValidator.middleware({

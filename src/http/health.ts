@@ -1,8 +1,8 @@
 // Liveness and readiness. /healthz never touches the database. /readyz checks
 // that PostgreSQL answers within 1 s, that both schemas are current, and that the
 // process is not shutting down; a 503 names the failing check.
-import { Router } from 'express';
-import { HttpError } from './problem.ts';
+import { type RequestHandler, Router } from 'express';
+import { HttpError, unavailable } from './problem.ts';
 
 export const READY_DB_TIMEOUT_MS = 1000;
 
@@ -52,4 +52,12 @@ export function healthRoutes(readiness: Readiness): Router {
     res.json({ status: 'ready', checks: { database: 'ok', migrations: 'ok', shutdown: 'ok' } });
   });
   return r;
+}
+
+/** Until the service is ready, /api/ answers 503 migrations_pending instead of failing on missing tables. */
+export function apiWhenReady(isReady: () => boolean): RequestHandler {
+  return (req, _res, next) =>
+    isReady() || !req.path.startsWith('/api/')
+      ? next()
+      : next(unavailable('migrations_pending', 'the database schema is not current; run npm run migrate'));
 }

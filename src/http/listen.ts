@@ -13,7 +13,7 @@
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Express } from 'express';
-import type { Config } from '../config.ts';
+import type { HttpConfig } from '../config.ts';
 
 /** A slow client may take this long at most to send its headers (or REQUEST_TIMEOUT, if shorter). */
 export const HEADERS_TIMEOUT_MAX_MS = 20_000;
@@ -40,9 +40,7 @@ interface Tracker {
 
 const trackers = new WeakMap<Server, Tracker>();
 
-export type ListenConfig = Pick<Config, 'requestTimeoutMs' | 'httpPort' | 'httpHost' | 'keepAliveTimeoutMs'>;
-
-export async function listenHttp(app: Express, config: ListenConfig): Promise<Server> {
+export async function listenHttp(app: Express, config: HttpConfig): Promise<Server> {
   // requestTimeout bounds receiving a whole request (headers and body), not answering it,
   // so long-poll claims are unaffected. headersTimeout need not exceed keepAliveTimeout:
   // Node (since 18) times headers from the start of each request, not from the connection's
@@ -59,7 +57,7 @@ export async function listenHttp(app: Express, config: ListenConfig): Promise<Se
   track(s);
   return new Promise<Server>((resolve, reject) => {
     s.once('error', reject);
-    s.listen(config.httpPort, config.httpHost, () => {
+    s.listen(config.port, config.host, () => {
       s.off('error', reject);
       resolve(s);
     });

@@ -90,7 +90,15 @@ export class Leader {
   private async elect(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.client ??= await this.connect();
+      if (!this.client) {
+        const client = await this.connect();
+        // stop() ran while connecting: it could not close this connection, so close it here.
+        if (this.stopped) {
+          await client.end().catch(() => {});
+          return;
+        }
+        this.client = client;
+      }
       const { rows } = await this.client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LEADER_LOCK_KEY]);
       if (rows[0].ok && !this.stopped) {
         this.isLeader = true;

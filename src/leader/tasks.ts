@@ -21,7 +21,7 @@ const PGBOSS_ADOPTION_MS = 1000;
 const ADOPTION_BATCH = 500;
 
 export interface MaintenanceDeps {
-  config: Pick<Config, 'reaperIntervalMs' | 'purgeIntervalMs'>;
+  config: Pick<Config, 'jobs' | 'retention'>;
   pool: Pool;
   logger: Logger;
   jobs: JobService;
@@ -35,7 +35,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
   return [
     {
       name: 'lease-reaper',
-      intervalMs: d.config.reaperIntervalMs,
+      intervalMs: d.config.jobs.reaperIntervalMs,
       run: () => reapLeases(d.pool, d.jobs.events, d.keepGoing, REAP_BATCH),
     },
     {
@@ -59,7 +59,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
     {
       name: 'retention-purge',
-      intervalMs: d.config.purgeIntervalMs,
+      intervalMs: d.config.retention.purgeIntervalMs,
       run: async () => {
         const r = await d.purger.run({ shouldContinue: d.keepGoing });
         if (r.total) d.logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');

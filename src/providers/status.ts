@@ -9,7 +9,7 @@
 // or query, errors are fixed short strings).
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
-import type { Config } from '../config.ts';
+import type { ProvidersConfig } from '../config.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
 import { checkProvider } from './check.ts';
 import { publicEndpoint } from './probe.ts';
@@ -33,8 +33,6 @@ export interface ProviderStatusDoc {
   providers: ProviderStatus[];
 }
 
-type ProviderConfig = Pick<Config, 'llmBaseUrl' | 'llmApiKey' | 'llmModel' | 'whisperxUrl' | 'openclawUrl' | 'providerCheckTimeoutMs'>;
-
 interface Target {
   name: ProviderName;
   url: string | undefined;
@@ -52,8 +50,8 @@ export class ProviderStatusService {
   private readonly cache: TtlCache<ProviderStatusDoc>;
   private readonly last = new Map<ProviderName, string>();
 
-  constructor(config: ProviderConfig, logger: Logger, cacheMs = PROVIDER_STATUS_CACHE_MS) {
-    this.timeoutMs = config.providerCheckTimeoutMs;
+  constructor(config: ProvidersConfig, logger: Logger, cacheMs = PROVIDER_STATUS_CACHE_MS) {
+    this.timeoutMs = config.checkTimeoutMs;
     this.logger = logger;
     this.targets = [
       { name: 'llm', url: config.llmBaseUrl, openai: true, apiKey: config.llmApiKey, model: config.llmModel },

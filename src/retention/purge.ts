@@ -4,7 +4,6 @@
 // shutdown). Every batch commits on its own, so stopping or being killed at any
 // point leaves both stores consistent; the next run continues where this one ended.
 // Runs on the leader replica (src/server.ts) and from `npm run purge`.
-import type { Config } from '../config.ts';
 import type { Queryable } from '../db/pool.ts';
 import { CURSOR_START, countExpired, PURGEABLE_STATUSES, type PurgeableStatus, purgeBatch, type QueueCount } from './purge-store.ts';
 
@@ -15,12 +14,6 @@ export const PURGE_RUN_MAX_MS = 20_000;
 
 /** Retention per terminal status in milliseconds; 0 keeps forever. */
 export type RetentionPolicy = Record<PurgeableStatus, number>;
-
-export function retentionPolicy(
-  config: Pick<Config, 'retentionCompletedMs' | 'retentionFailedMs' | 'retentionCancelledMs'>,
-): RetentionPolicy {
-  return { completed: config.retentionCompletedMs, failed: config.retentionFailedMs, cancelled: config.retentionCancelledMs };
-}
 
 export interface PurgeOptions {
   batchRows?: number;

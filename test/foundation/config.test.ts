@@ -17,19 +17,13 @@ describe('configuration', () => {
 
   it('applies the documented defaults', () => {
     const c = loadConfig({});
-    expect(c).to.include({
-      httpHost: '0.0.0.0',
-      httpPort: 8080,
-      databaseUrl: undefined,
-      dataDir: '.data',
-      migrateOnStart: true,
-      llmModel: 'qwen2.5-14b',
-      llmTimeoutMs: 300_000,
-      logLevel: 'info',
-      production: false,
-      shutdownDelayMs: 0,
-    });
+    expect(c.http).to.include({ host: '0.0.0.0', port: 8080 });
+    expect(c.db).to.include({ url: undefined, dataDir: '.data', migrateOnStart: true });
+    expect(c.providers).to.include({ llmModel: 'qwen2.5-14b', llmTimeoutMs: 300_000 });
+    expect(c).to.include({ logLevel: 'info', production: false });
+    expect(c.shutdown).to.include({ delayMs: 0 });
     expect(Object.isFrozen(c)).to.equal(true);
+    for (const section of Object.values(c)) if (typeof section === 'object') expect(Object.isFrozen(section)).to.equal(true);
   });
 
   it('reads the listen, database, provider and log variables', () => {
@@ -46,19 +40,17 @@ describe('configuration', () => {
       OPENCLAW_URL: 'https://openclaw.local/gw',
       LOG_LEVEL: 'debug',
     });
-    expect(c).to.include({
-      httpHost: '127.0.0.1',
-      httpPort: 9090,
-      databaseUrl: 'postgresql://u:p@db.example:5432/ai',
-      migrateOnStart: false,
+    expect(c.http).to.include({ host: '127.0.0.1', port: 9090 });
+    expect(c.db).to.include({ url: 'postgresql://u:p@db.example:5432/ai', migrateOnStart: false });
+    expect(c.providers).to.include({
       llmBaseUrl: 'http://llm.local:8000/v1',
       llmApiKey: 'sk-test',
       llmModel: 'qwen3-32b',
       llmTimeoutMs: 90_000,
       whisperxUrl: 'https://whisperx.local',
       openclawUrl: 'https://openclaw.local/gw',
-      logLevel: 'debug',
     });
+    expect(c).to.include({ logLevel: 'debug' });
   });
 
   for (const [raw, ms] of [
@@ -68,24 +60,22 @@ describe('configuration', () => {
     ['1h30m', 5_400_000],
   ] as const) {
     it(`parses the duration ${raw} as ${ms} ms`, () => {
-      expect(loadConfig({ LLM_TIMEOUT: raw }).llmTimeoutMs).to.equal(ms);
+      expect(loadConfig({ LLM_TIMEOUT: raw }).providers.llmTimeoutMs).to.equal(ms);
     });
   }
 
   it('reads the production-topology variables, with their defaults', () => {
-    expect(loadConfig({})).to.include({
-      keepAliveTimeoutMs: 65_000,
-      shutdownQuietMs: 1000,
-      webhookAllowPrivateAddresses: false,
-      databaseDirectUrl: undefined,
-      dbPreparedStatements: true,
-    });
+    const c = loadConfig({});
+    expect(c.http.keepAliveTimeoutMs).to.equal(65_000);
+    expect(c.shutdown.quietMs).to.equal(1000);
+    expect(c.webhooks.allowPrivateAddresses).to.equal(false);
+    expect(c.db).to.include({ directUrl: undefined, preparedStatements: true });
     const direct = 'postgres://u:p@db:5432/ai';
     const pooled = loadConfig({ DATABASE_URL: 'postgres://u:p@pgbouncer:6432/ai', DATABASE_DIRECT_URL: direct });
-    expect(pooled).to.include({ databaseDirectUrl: direct, dbPreparedStatements: false });
-    expect(loadConfig({ DATABASE_URL: direct, DATABASE_DIRECT_URL: direct, DB_PREPARED_STATEMENTS: 'true' }).dbPreparedStatements).to.equal(
-      true,
-    );
+    expect(pooled.db).to.include({ directUrl: direct, preparedStatements: false });
+    expect(
+      loadConfig({ DATABASE_URL: direct, DATABASE_DIRECT_URL: direct, DB_PREPARED_STATEMENTS: 'true' }).db.preparedStatements,
+    ).to.equal(true);
     expect(rejection({ DATABASE_DIRECT_URL: direct }).message).to.equal('DATABASE_DIRECT_URL needs DATABASE_URL');
     expect(rejection({ HTTP_KEEP_ALIVE_TIMEOUT: '0' }).message).to.match(/^HTTP_KEEP_ALIVE_TIMEOUT is invalid/);
     expect(rejection({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'maybe' }).message).to.match(/^WEBHOOK_ALLOW_PRIVATE_ADDRESSES is invalid/);
@@ -100,12 +90,14 @@ describe('configuration', () => {
       ['TRUE', true],
       ['False', false],
     ] as const) {
-      expect(loadConfig({ MIGRATE_ON_START: raw }).migrateOnStart, raw).to.equal(value);
+      expect(loadConfig({ MIGRATE_ON_START: raw }).db.migrateOnStart, raw).to.equal(value);
     }
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfig({ HTTP_PORT: '', LLM_TIMEOUT: '' })).to.include({ httpPort: 8080, llmTimeoutMs: 300_000 });
+    const c = loadConfig({ HTTP_PORT: '', LLM_TIMEOUT: '' });
+    expect(c.http.port).to.equal(8080);
+    expect(c.providers.llmTimeoutMs).to.equal(300_000);
   });
 
   const rejected: [string, string, string][] = [

@@ -39,7 +39,7 @@ describe('HTTP close at shutdown', () => {
       res.json({ hello: 'world' });
     });
     const config = loadConfig({ HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
-    const server = await listenHttp(app, config);
+    const server = await listenHttp(app, config.http);
     const port = (server.address() as { port: number }).port;
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(CLIENTS, { eval: true, workerData: { port, n: CONNECTIONS, flag } });
@@ -59,9 +59,9 @@ describe('HTTP close at shutdown', () => {
   });
 
   it('keeps idle connections 65 s by default, configurable with HTTP_KEEP_ALIVE_TIMEOUT', async () => {
-    expect(loadConfig({}).keepAliveTimeoutMs).to.equal(65_000);
+    expect(loadConfig({}).http.keepAliveTimeoutMs).to.equal(65_000);
     const config = loadConfig({ HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', HTTP_KEEP_ALIVE_TIMEOUT: '90s' });
-    const server = await listenHttp(express(), config);
+    const server = await listenHttp(express(), config.http);
     expect(server.keepAliveTimeout).to.equal(90_000);
     await closeHttp(server, { quietMs: 50, timeoutMs: 1000 });
   });

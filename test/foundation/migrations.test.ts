@@ -12,7 +12,7 @@ import { jobBody, setup, type TestService } from '../support/service.ts';
 import { statusBecomes } from '../support/wait.ts';
 import { cleanup, ROOT, spawnService } from '../support/processes.ts';
 
-const config = loadConfig({});
+const config = loadConfig({}).db;
 
 async function schemaRows(url: string) {
   const pool = new pg.Pool({ connectionString: url, max: 1 });

@@ -20,7 +20,7 @@ describe('provider status', () => {
   };
   const check = async (env: Record<string, string>, cacheMs?: number) => {
     const { logger, lines } = captureLogger('debug');
-    const s = new ProviderStatusService(loadConfig({ LLM_MODEL: MODEL, ...env }), logger, cacheMs);
+    const s = new ProviderStatusService(loadConfig({ LLM_MODEL: MODEL, ...env }).providers, logger, cacheMs);
     services.push(s);
     const doc = await s.status();
     const byName = Object.fromEntries(doc.providers.map((p) => [p.name, p]));

@@ -57,7 +57,7 @@ export async function startTempPostgres(prefix: string, { fast = false } = {}): 
 
 /** Applies our migrations and installs pg-boss's schema. */
 export async function migrateDatabase(url: string): Promise<void> {
-  const pool = createPool(url, loadConfig({}), 'ai-service-migrate');
+  const pool = createPool(url, loadConfig({}).db, 'ai-service-migrate');
   try {
     await migrate(pool);
   } finally {
