@@ -254,6 +254,10 @@ export interface paths {
          * @description Records the error. A retryable failure with attempts left returns the job to `pending`
          *     after an exponential backoff with jitter (or `retry_after_seconds`); otherwise the job is
          *     `failed`. `retryable` defaults by category: `invalid_input` is not retryable, the rest are.
+         *     A retryable failure in an infrastructure category (`provider_unavailable`, `rate_limited`,
+         *     `worker_shutdown`) is a deferral: the attempt is given back (`attempts` unchanged by the
+         *     claim and this fail together), `deferrals` grows by one and the job returns to `pending`,
+         *     until the job has been deferred `max_deferrals` times; after that it counts as an attempt.
          */
         post: operations["failJob"];
         delete?: never;
@@ -320,7 +324,8 @@ export interface paths {
         /**
          * Queue and error statistics
          * @description Per queue counts by status (pending split into ready and delayed), the oldest ready job's
-         *     age, jobs finished in the last hour, error counts by category, and totals. Pending and
+         *     age, jobs finished in the last hour, error counts by category, deferrals (infrastructure
+         *     failures that gave their attempt back) by category, and totals. Pending and
          *     running are exact; "last hour" figures are counted in whole minutes.
          */
         get: operations["getStats"];
@@ -408,6 +413,12 @@ export interface components {
             priority?: number;
             /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
+            max_deferrals?: components["schemas"]["MaxDeferrals"];
+            /**
+             * Format: date-time
+             * @description A job not claimed by then is cancelled with error category `expired` (RFC 3339).
+             */
+            start_before?: string;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
             /**
@@ -422,6 +433,11 @@ export interface components {
             callback_url?: string;
             callback_events?: components["schemas"]["CallbackEvent"][];
         };
+        /**
+         * @description Infrastructure failures that may give their attempt back (see failJob). Default 50.
+         * @default 50
+         */
+        MaxDeferrals: number;
         /** @description A create; the same fields as JobFields, five of them required. */
         JobCreate: {
             owner_service: components["schemas"]["Slug"];
@@ -433,6 +449,12 @@ export interface components {
             priority?: number;
             /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
+            max_deferrals?: components["schemas"]["MaxDeferrals"];
+            /**
+             * Format: date-time
+             * @description A job not claimed by then is cancelled with error category `expired` (RFC 3339).
+             */
+            start_before?: string;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
             /**
@@ -472,8 +494,11 @@ export interface components {
             lease_expires_at: string;
             /** Format: date-time */
             finished_at: string | null;
-            /** @enum {string|null} */
-            outcome: "completed" | "failed" | "retried" | "lease_expired" | "revoked" | "cancelled" | "adopted" | null;
+            /**
+             * @description `deferred`: an infrastructure failure that gave the attempt back; `failed`/`retried`/`lease_expired`: counted.
+             * @enum {string|null}
+             */
+            outcome: "completed" | "failed" | "retried" | "deferred" | "lease_expired" | "revoked" | "cancelled" | "adopted" | null;
             error: components["schemas"]["JobError"] | null;
         };
         Job: {
@@ -488,9 +513,14 @@ export interface components {
             input: components["schemas"]["JobInput"];
             result: components["schemas"]["JobResult"] | null;
             error: components["schemas"]["JobError"] | null;
-            /** @description Claims so far. */
+            /** @description Claims so far that counted (a deferred claim gives its attempt back). */
             attempts: number;
             max_attempts: number;
+            /** @description Infrastructure failures that gave their attempt back. */
+            deferrals: number;
+            max_deferrals: number;
+            /** Format: date-time */
+            start_before: string | null;
             idempotency_key: string | null;
             worker_id: string | null;
             /** Format: date-time */
@@ -554,6 +584,11 @@ export interface components {
         FailRequest: {
             /** Format: uuid */
             lease_token: string;
+            /**
+             * @description Standard: `invalid_input`, `provider_error`, `timeout`, `internal` (counted), and the
+             *     infrastructure categories `provider_unavailable`, `rate_limited`, `worker_shutdown`
+             *     (deferred while retryable and deferrals are left). Others are allowed and counted.
+             */
             category: components["schemas"]["Slug"];
             /** @description Stored up to 4000 characters (longer is truncated; U+0000 and lone surrogates become U+FFFD). */
             message: string;
@@ -607,6 +642,24 @@ export interface components {
                     last_hour: number;
                 }[];
             };
+            /** @description Infrastructure failures that gave their attempt back, by category (the same shape as `errors`). */
+            deferrals: components["schemas"]["CategoryCounts"];
+        };
+        CategoryCounts: {
+            total: {
+                [key: string]: number;
+            };
+            last_hour: {
+                [key: string]: number;
+            };
+            by_queue: {
+                queue: string;
+                task_type: string;
+                model_profile: string;
+                category: string;
+                total: number;
+                last_hour: number;
+            }[];
         };
         ProviderStatus: {
             /** @enum {string} */
@@ -1493,6 +1546,24 @@ export interface operations {
                      *         "last_hour": {
                      *           "provider_unavailable": 2,
                      *           "lease_expired": 1
+                     *         },
+                     *         "by_queue": [
+                     *           {
+                     *             "queue": "call_analysis/qwen2.5-14b",
+                     *             "task_type": "call_analysis",
+                     *             "model_profile": "qwen2.5-14b",
+                     *             "category": "provider_unavailable",
+                     *             "total": 2,
+                     *             "last_hour": 2
+                     *           }
+                     *         ]
+                     *       },
+                     *       "deferrals": {
+                     *         "total": {
+                     *           "provider_unavailable": 2
+                     *         },
+                     *         "last_hour": {
+                     *           "provider_unavailable": 2
                      *         },
                      *         "by_queue": [
                      *           {
