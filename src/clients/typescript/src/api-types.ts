@@ -114,6 +114,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry or cancel many jobs
+         * @description Retries (`failed`, `running` → `pending`) or cancels (`pending`, `running` → `cancelled`)
+         *     every job the filter matches, up to `limit`, in id order. Each job changes exactly as its
+         *     single endpoint would change it (a running job's lease is revoked; webhooks fire), in
+         *     transactions of at most 1,000 jobs; a job that changed meanwhile is skipped and counted in
+         *     `skipped`. `filter.status` must name states the action allows (400 naming the item
+         *     otherwise). `dry_run` only counts. Producers act on their own owner services only (naming
+         *     another is 403) and must filter on more than `status` (403 otherwise: that is for admins);
+         *     workers get 403. Every bulk action is logged with the caller's name and the counts.
+         */
+        post: operations["bulkJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/claim": {
         parameters: {
             query?: never;
@@ -594,6 +621,48 @@ export interface components {
             message: string;
             retryable?: boolean;
             retry_after_seconds?: number;
+        };
+        BulkRequest: {
+            /** @enum {string} */
+            action: "retry" | "cancel";
+            filter: {
+                /** @description retry: failed and/or running; cancel: pending and/or running. */
+                status: components["schemas"]["JobStatus"][];
+                owner_service?: components["schemas"]["Slug"];
+                owner_ref?: components["schemas"]["OwnerRef"];
+                task_type?: components["schemas"]["Slug"];
+                model_profile?: components["schemas"]["Slug"];
+                error_category?: components["schemas"]["Slug"];
+                /**
+                 * Format: date-time
+                 * @description Created at or after (RFC 3339).
+                 */
+                created_after?: string;
+                /**
+                 * Format: date-time
+                 * @description Created before (RFC 3339).
+                 */
+                created_before?: string;
+            };
+            /** @default 10000 */
+            limit?: number;
+            /**
+             * @description Count the matching jobs and change nothing.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * @description retry: start attempts and deferrals again from 0.
+             * @default false
+             */
+            reset_attempts?: boolean;
+        };
+        BulkResult: {
+            /** @description Jobs the filter matched (at most limit). */
+            matched: number;
+            changed: number;
+            /** @description Matched jobs that had changed by the time their chunk ran. */
+            skipped: number;
         };
         /** @description Cancel takes no options; the empty object is accepted so clients that always send a body work. */
         CancelRequest: Record<string, unknown>;
@@ -1141,6 +1210,55 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    bulkJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "retry",
+                 *       "filter": {
+                 *         "status": [
+                 *           "failed"
+                 *         ],
+                 *         "error_category": "provider_unavailable"
+                 *       },
+                 *       "limit": 10000,
+                 *       "dry_run": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description What matched and what changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "matched": 120,
+                     *       "changed": 118,
+                     *       "skipped": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };
