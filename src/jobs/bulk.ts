@@ -37,6 +37,8 @@ const ALLOWED: Record<BulkAction, string[]> = { retry: RETRYABLE_STATUSES, cance
 export interface BulkDeps {
   pool: Pool;
   events: JobEvents;
+  /** Aborted at shutdown: a running bulk action stops after its current chunk and answers what it did. */
+  stopping?: AbortSignal;
 }
 
 export class BulkActions {
@@ -46,12 +48,12 @@ export class BulkActions {
     this.d = deps;
   }
 
-  /** `owners`: a producer's scope (undefined: any owner service). `keepGoing`: false stops after the current chunk. */
-  async run(req: BulkRequest, owners?: string[], keepGoing: () => boolean = () => true): Promise<BulkResult> {
+  /** `owners`: a producer's scope (undefined: any owner service). */
+  async run(req: BulkRequest, owners?: string[]): Promise<BulkResult> {
     checkStatuses(req);
     const result: BulkResult = { matched: 0, changed: 0, skipped: 0 };
     let after: string | null = null;
-    while (result.matched < req.limit && keepGoing()) {
+    while (result.matched < req.limit && !this.d.stopping?.aborted) {
       const ids = await matchingIds(this.d.pool, req.filter, owners, after, Math.min(BULK_CHUNK_MAX, req.limit - result.matched));
       if (!ids.length) break;
       after = ids[ids.length - 1];

@@ -48,7 +48,7 @@ export class JobService {
     this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
     this.admin = new JobAdmin({ pool: d.pool, events });
-    this.bulk = new BulkActions({ pool: d.pool, events });
+    this.bulk = new BulkActions({ pool: d.pool, events, stopping: d.stopping });
     this.reader = new JobReader(d.pool);
   }
 
