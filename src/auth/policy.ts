@@ -24,6 +24,7 @@ export const RULES: readonly Rule[] = [
   rule('createJob', 'POST', '/api/v1/jobs', ['producer']),
   rule('listJobs', 'GET', '/api/v1/jobs', ['producer']),
   rule('createJobBatch', 'POST', '/api/v1/jobs/batch', ['producer']),
+  rule('bulkJobs', 'POST', '/api/v1/jobs/bulk', ['producer']),
   rule('claimJobs', 'POST', '/api/v1/jobs/claim', ['worker']),
   rule('getJob', 'GET', '/api/v1/jobs/{id}', ['producer']),
   rule('retryJob', 'POST', '/api/v1/jobs/{id}/retry', ['producer']),

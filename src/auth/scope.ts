@@ -45,3 +45,17 @@ export function claimProfiles(req: Request, requested: string[] | undefined): st
   if (outside.length) throw forbidden(`this token may not claim model_profile ${outside.join(', ')}`);
   return requested;
 }
+
+/**
+ * The owner services a bulk action may touch. A producer acts only within its scope
+ * (a filter naming another owner service is 403) and must narrow the filter beyond
+ * `status`: a filter naming nothing else reaches every job, which only an admin may.
+ */
+export function bulkScope(req: Request, filter: { status: string[]; owner_service?: string }): string[] | undefined {
+  const scope = ownerScope(req);
+  if (!scope) return undefined;
+  if (Object.keys(filter).every((k) => k === 'status')) throw forbidden('a bulk filter naming nothing but status is for admin tokens only');
+  if (filter.owner_service !== undefined && !scope.includes(filter.owner_service))
+    throw forbidden(`this token may not act on jobs of owner_service ${filter.owner_service}`);
+  return scope;
+}

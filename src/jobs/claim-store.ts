@@ -43,6 +43,7 @@ picked AS (
     -- pg-boss row too keeps it queued until this claim commits
     JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')} AND p.state < 'active'
     WHERE j.queue = q.name AND j.status = 'pending' AND j.run_after <= now()
+      AND (j.start_before IS NULL OR j.start_before > now())
     ORDER BY j.priority DESC, j.id
     LIMIT $3::int
     FOR UPDATE OF j, p SKIP LOCKED

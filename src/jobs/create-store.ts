@@ -14,6 +14,8 @@ export interface NewJob {
   priority: number;
   input: Record<string, unknown>;
   max_attempts: number;
+  max_deferrals: number;
+  start_before: string | null;
   idempotency_key: string | null;
   /** Set when idempotency_key is: it tells a replay of the same request from a conflict. */
   request_hash: string | null;
@@ -26,14 +28,14 @@ const INSERT_JOBS = `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x (
     id uuid, owner_service text, owner_ref text, task_type text, model_profile text, priority int,
-    input jsonb, max_attempts int, idempotency_key text, request_hash text, run_after timestamptz,
+    input jsonb, max_attempts int, max_deferrals int, start_before timestamptz, idempotency_key text, request_hash text, run_after timestamptz,
     callback_url text, callback_events text[])
 ),
 inserted AS (
   INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input,
-                    max_attempts, idempotency_key, request_hash, run_after, callback_url, callback_events)
+                    max_attempts, max_deferrals, start_before, idempotency_key, request_hash, run_after, callback_url, callback_events)
   SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
-         max_attempts, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
+         max_attempts, max_deferrals, start_before, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
   FROM input
   -- keyed rows in one global order, so two batches sharing keys wait on each other
   -- instead of deadlocking

@@ -12,9 +12,10 @@ import type { JobRow } from './job-row.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
 import { type CallbackPolicy, checkCallbackUrl } from '../webhooks/policy.ts';
 import type { JobEvents } from './events.ts';
-import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits } from './validate.ts';
+import { checkBatchPayloads, checkPayload, type JobCreateBody, type PayloadLimits, specDefault } from './validate.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_MAX_DEFERRALS = specDefault('MaxDeferrals') as number;
 /** A replay can race with the retention purge of the original; try again this often. */
 const REPLAY_TRIES = 3;
 
@@ -32,6 +33,8 @@ export function toNewJob(body: JobCreateBody): NewJob {
     priority: body.priority ?? 0,
     input: body.input,
     max_attempts: body.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+    max_deferrals: body.max_deferrals ?? DEFAULT_MAX_DEFERRALS,
+    start_before: body.start_before ? new Date(body.start_before).toISOString() : null,
     idempotency_key: body.idempotency_key ?? null,
     run_after: body.run_after ? new Date(body.run_after).toISOString() : null,
     callback_url: body.callback_url ?? null,

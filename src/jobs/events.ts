@@ -8,6 +8,8 @@ export interface JobEvents {
   claimed(jobs: JobRow[]): void;
   completed(job: JobRow): void;
   failed(job: JobRow, category: string): void;
+  /** A failure that gave its attempt back (reported in addition to `failed`). */
+  deferred(job: JobRow, category: string): void;
   retried(job: JobRow): void;
   cancelled(job: JobRow): void;
   leaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void;
@@ -21,6 +23,7 @@ export const noEvents: JobEvents = {
   claimed: noop,
   completed: noop,
   failed: noop,
+  deferred: noop,
   retried: noop,
   cancelled: noop,
   leaseExpired: noop,

@@ -5,7 +5,7 @@ import type { JobStatus } from '../pgboss/mirror.ts';
 export const JOB_COLUMNS = `
   id, owner_service, owner_ref, task_type, model_profile, status, priority, input, result,
   CASE WHEN error IS NULL THEN NULL ELSE jsonb_build_object('category', error ->> 'category', 'message', error ->> 'message') END AS error,
-  attempts, max_attempts, idempotency_key, worker_id, lease_expires_at, run_after,
+  attempts, max_attempts, deferrals, max_deferrals, start_before, idempotency_key, worker_id, lease_expires_at, run_after,
   created_at, updated_at, started_at, finished_at, callback_url, callback_events`;
 
 export type { JobStatus };
@@ -23,6 +23,9 @@ export interface JobRow {
   error: { category: string; message: string } | null;
   attempts: number;
   max_attempts: number;
+  deferrals: number;
+  max_deferrals: number;
+  start_before: string | null;
   idempotency_key: string | null;
   worker_id: string | null;
   lease_expires_at: string | null;

@@ -47,6 +47,9 @@ export function metricsJobEvents(m: Metrics): JobEvents {
       if (job.status === 'pending') m.retried.inc(labels(job));
       ran(job, 'failed');
     },
+    deferred(job, cat) {
+      m.deferred.inc({ ...labels(job), category: category(cat) });
+    },
     retried(job) {
       m.retried.inc(labels(job));
     },

@@ -2,7 +2,8 @@
 // job service, pick the status. Request shapes are already checked by the OpenAPI
 // validator, which also fills in openapi.yaml's defaults.
 import { Router } from 'express';
-import { assertMayCreate, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
+import { assertMayCreate, bulkScope, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
+import type { BulkRequest } from './bulk.ts';
 import { decodeCursor } from './read.ts';
 import type { JobService } from './service.ts';
 import { assertUuid, type JobCreateBody, mergeBatch, specDefaults } from './validate.ts';
@@ -32,6 +33,17 @@ export function jobRoutes(service: JobService): Router {
     );
     const results = await service.creator.create(bodies, true);
     res.status(201).json({ jobs: results.map((x) => x.job) });
+  });
+
+  r.post('/api/v1/jobs/bulk', async (req, res) => {
+    const body = req.body as BulkRequest;
+    const owners = bulkScope(req, body.filter);
+    const result = await service.bulk.run(body, owners);
+    req.log.info(
+      { caller: req.auth?.name ?? 'anonymous', action: body.action, filter: body.filter, dry_run: body.dry_run, ...result },
+      'bulk action',
+    );
+    res.json(result);
   });
 
   r.post('/api/v1/jobs/claim', async (req, res) => {

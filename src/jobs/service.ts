@@ -1,5 +1,5 @@
 // The job domain, one part per seam: create, claim (with long-poll), settle
-// (heartbeat, complete, fail), admin actions (retry, cancel) and read. Each part
+// (heartbeat, complete, fail), admin actions (retry, cancel, and both in bulk) and read. Each part
 // turns requests into one storage statement or transaction that writes `jobs` and
 // pg-boss together, and reports committed changes through `events` (the lease
 // reaper reports through the same path). This class only builds the parts from
@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
 import type { CallbackPolicy } from '../webhooks/policy.ts';
 import { JobAdmin } from './admin.ts';
+import { BulkActions } from './bulk.ts';
 import { Claimer } from './claim.ts';
 import { JobCreator } from './create.ts';
 import { type JobEvents, noEvents } from './events.ts';
@@ -37,6 +38,7 @@ export class JobService {
   readonly claimer: Claimer;
   readonly settler: Settler;
   readonly admin: JobAdmin;
+  readonly bulk: BulkActions;
   readonly reader: JobReader;
 
   constructor(d: JobServiceDeps) {
@@ -46,6 +48,7 @@ export class JobService {
     this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
     this.admin = new JobAdmin({ pool: d.pool, events });
+    this.bulk = new BulkActions({ pool: d.pool, events, stopping: d.stopping });
     this.reader = new JobReader(d.pool);
   }
 

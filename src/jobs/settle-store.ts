@@ -22,9 +22,27 @@ function holdsLease(l: string, token: string): string {
   return `${l}.status = 'running' AND ${l}.lease_token = ${token} AND ${l}.lease_expires_at > now() AND ${bossHoldsAttempt(l)}`;
 }
 
-/** SQL: job row `j` goes back to pending after a failure: it is retryable and has attempts left. The one place that decides it. */
-export function willRetry(j: string, retryable = 'true'): string {
-  return `(${retryable} AND ${j}.attempts < ${j}.max_attempts)`;
+/**
+ * Failure categories that measure the infrastructure, not the job: a retryable
+ * failure in one of them gives the attempt back (a deferral) while the job has
+ * deferrals left. Listed in openapi.yaml (FailRequest.category).
+ */
+export const INFRASTRUCTURE_CATEGORIES = ['provider_unavailable', 'rate_limited', 'worker_shutdown'] as const;
+
+/** SQL: job row `j`'s failure in `category` (an SQL text expression) is deferred: it does not count as an attempt. */
+export function willDefer(j: string, retryable: string, category: string): string {
+  const infra = INFRASTRUCTURE_CATEGORIES.map((c) => `'${c}'`).join(', ');
+  return `(${retryable} AND ${category} IN (${infra}) AND ${j}.deferrals < ${j}.max_deferrals)`;
+}
+
+/**
+ * SQL: job row `j` goes back to pending after a failure: it is retryable and has
+ * attempts left, or the failure is deferred (`category` given: a worker's fail;
+ * the reaper's lease_expired always counts). The one place that decides it.
+ */
+export function willRetry(j: string, retryable = 'true', category?: string): string {
+  const counted = `(${retryable} AND ${j}.attempts < ${j}.max_attempts)`;
+  return category ? `(${willDefer(j, retryable, category)} OR ${counted})` : counted;
 }
 
 // The attempt row of the lease being used.
@@ -127,13 +145,17 @@ export interface Backoff {
   maxMs: number;
 }
 
-export type FailOutcome = 'failed' | 'retried' | 'replayed' | 'lease_lost' | 'not_found';
+export type FailOutcome = 'failed' | 'retried' | 'deferred' | 'replayed' | 'lease_lost' | 'not_found';
 
-// A replay: the attempt of this token ended failed or retried (a fail by the same
-// lease). The attempt row is read FOR SHARE so that, like the locked job row, it is
-// the newest committed version when this call waited on that earlier fail.
+// A replay: the attempt of this token ended failed, retried or deferred (a fail by
+// the same lease). The attempt row is read FOR SHARE so that, like the locked job
+// row, it is the newest committed version when this call waited on that earlier fail.
+// A deferral gives the attempt back (attempts - 1) and counts a deferral instead;
+// the pg-boss row is fenced at the attempt it was held at, and the next claim sets
+// its retry_count from attempts again, so the fence stays retry_count = attempts - 1.
 // Retry delay: retry_after_seconds when the worker gave one, else exponential
-// backoff with "equal jitter": half fixed, half random, capped.
+// backoff with "equal jitter": half fixed, half random, capped; its exponent is the
+// attempt for a counted failure and the deferral count for a deferred one.
 const FAIL = `
 WITH locked AS (
   SELECT * FROM jobs WHERE id = $1::uuid FOR UPDATE
@@ -141,30 +163,34 @@ WITH locked AS (
 judged AS (
   SELECT $1::uuid AS id,
     CASE WHEN l.id IS NULL THEN 'not_found'
-         WHEN ${holdsLease('l', '$2::uuid')} THEN CASE WHEN ${willRetry('l', '$4::boolean')} THEN 'retried' ELSE 'failed' END
+         WHEN ${holdsLease('l', '$2::uuid')} THEN
+           CASE WHEN ${willDefer('l', '$4::boolean', "($3::jsonb ->> 'category')")} THEN 'deferred'
+                WHEN ${willRetry('l', '$4::boolean', "($3::jsonb ->> 'category')")} THEN 'retried'
+                ELSE 'failed' END
          WHEN (SELECT t.outcome FROM job_attempts t WHERE t.job_id = l.id AND t.lease_token = $2::uuid FOR SHARE)
-              IN ('failed', 'retried') THEN 'replayed'
+              IN ('failed', 'retried', 'deferred') THEN 'replayed'
          ELSE 'lease_lost' END AS outcome
   FROM (SELECT) one LEFT JOIN locked l ON true
 ),
 j AS (
   UPDATE jobs SET
-    status = CASE WHEN judged.outcome = 'retried' THEN 'pending' ELSE 'failed' END,
+    status = CASE WHEN judged.outcome = 'failed' THEN 'failed' ELSE 'pending' END,
+    attempts = CASE WHEN judged.outcome = 'deferred' THEN jobs.attempts - 1 ELSE jobs.attempts END,
+    deferrals = CASE WHEN judged.outcome = 'deferred' THEN jobs.deferrals + 1 ELSE jobs.deferrals END,
     error = $3::jsonb, error_at = now(), updated_at = now(), lease_expires_at = NULL,
-    run_after = CASE WHEN judged.outcome = 'retried'
-      THEN now() + make_interval(secs => COALESCE($5::float8,
-        LEAST($7::float8, $6::float8 * 2 ^ (jobs.attempts - 1)) * (0.5 + random() / 2) / 1000))
-      ELSE jobs.run_after END,
-    finished_at = CASE WHEN judged.outcome = 'retried' THEN NULL ELSE now() END
-  FROM judged WHERE jobs.id = judged.id AND judged.outcome IN ('failed', 'retried')
-  RETURNING jobs.*
+    run_after = CASE WHEN judged.outcome = 'failed' THEN jobs.run_after
+      ELSE now() + make_interval(secs => COALESCE($5::float8,
+        LEAST($7::float8, $6::float8 * 2 ^ (CASE WHEN judged.outcome = 'deferred' THEN jobs.deferrals ELSE jobs.attempts - 1 END))
+          * (0.5 + random() / 2) / 1000)) END,
+    finished_at = CASE WHEN judged.outcome = 'failed' THEN now() ELSE NULL END
+  FROM judged WHERE jobs.id = judged.id AND judged.outcome IN ('failed', 'retried', 'deferred')
+  RETURNING jobs.*, judged.outcome, jobs.attempts + (judged.outcome = 'deferred')::int AS held_attempt
 ),
 a AS (
-  UPDATE job_attempts t SET finished_at = now(), error = $3::jsonb,
-    outcome = CASE WHEN j.status = 'pending' THEN 'retried' ELSE 'failed' END
+  UPDATE job_attempts t SET finished_at = now(), error = $3::jsonb, outcome = j.outcome
   FROM j WHERE ${THIS_ATTEMPT}
 ),
-b AS (${bossFollow('j', { fenced: true, output: '$3::jsonb' })})
+b AS (${bossFollow('j', { fenced: true, output: '$3::jsonb', heldAttempt: 'j.held_attempt' })})
 ${ANSWER}
 WHERE ${bothStoresMoved('b', 'j', 'fail')}`;
 

@@ -106,7 +106,9 @@ export class Settler {
       { error, retryable, retryAfterSeconds: req.retry_after_seconds },
       this.d.backoff,
     );
-    if (settled.outcome === 'failed' || settled.outcome === 'retried') this.d.events.failed(settled.job!, req.category);
+    if (settled.outcome === 'failed' || settled.outcome === 'retried' || settled.outcome === 'deferred')
+      this.d.events.failed(settled.job!, req.category);
+    if (settled.outcome === 'deferred') this.d.events.deferred(settled.job!, req.category);
     return answer(settled);
   }
 }

@@ -18,6 +18,8 @@ export interface JobCreateBody {
   input: Record<string, unknown>;
   priority?: number;
   max_attempts?: number;
+  max_deferrals?: number;
+  start_before?: string;
   idempotency_key?: string;
   run_after?: string;
   callback_url?: string;
@@ -42,6 +44,11 @@ export function specDefaults(schema: string): Record<string, unknown> {
   const filled = {};
   withDefaults.getSchema(`spec#/components/schemas/${schema}`)!(filled);
   return filled;
+}
+
+/** The default openapi.yaml gives a scalar component schema (e.g. MaxDeferrals). */
+export function specDefault(schema: string): unknown {
+  return spec.components.schemas[schema].default;
 }
 
 function fieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {

@@ -1,5 +1,5 @@
 // The periodic work the leader replica runs (see leader.ts): exactly one replica
-// at a time reaps leases, compacts the counters, purges expired jobs and runs
+// at a time reaps leases, expires jobs past start_before, compacts the counters, purges expired jobs and runs
 // pg-boss's own maintenance.
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
 import { reapLeases } from '../jobs/lease-reaper.ts';
 import { adoptPgbossChanges } from '../jobs/adoption.ts';
+import { expireOverdueJobs } from '../jobs/expiry.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -19,6 +20,9 @@ const REAP_BATCH = 500;
 /** pg-boss tooling's changes are adopted within about a second, 500 notes a transaction. */
 const PGBOSS_ADOPTION_MS = 1000;
 const ADOPTION_BATCH = 500;
+/** Jobs past start_before are cancelled within about a second, 500 a statement. */
+const EXPIRY_INTERVAL_MS = 1000;
+const EXPIRY_BATCH = 500;
 
 export interface MaintenanceDeps {
   config: Pick<Config, 'jobs' | 'retention'>;
@@ -54,6 +58,14 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
           if (pass.adopted.length || pass.foreign.length) d.jobs.events.adopted(pass);
           if (pass.notes < ADOPTION_BATCH || !d.keepGoing()) break;
         }
+      },
+    },
+    {
+      name: 'start-before-expiry',
+      intervalMs: EXPIRY_INTERVAL_MS,
+      run: async () => {
+        const n = await expireOverdueJobs(d.pool, d.jobs.events, d.keepGoing, EXPIRY_BATCH);
+        if (n) d.logger.info({ expired: n }, 'cancelled jobs not claimed before start_before');
       },
     },
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },

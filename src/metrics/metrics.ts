@@ -38,6 +38,11 @@ export function createMetrics() {
       'jobs_retried_total',
       'Jobs sent back to pending for another attempt: after a retryable failure, after an expired lease, or by an operator retry.',
     ),
+    deferred: counter(
+      'jobs_deferred_total',
+      'Failures in an infrastructure category (provider_unavailable, rate_limited, worker_shutdown) that gave the attempt back instead of counting it, by category (also in jobs_failed_total).',
+      ['category'],
+    ),
     cancelled: counter('jobs_cancelled_total', 'Jobs cancelled.'),
     leaseExpired: counter('jobs_lease_expired_total', 'Leases that ran out before the worker completed or failed the job.'),
     queueWait: new Histogram({

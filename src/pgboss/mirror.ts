@@ -48,11 +48,12 @@ export function bossRowOf(p: string, j: string): string {
 }
 
 /**
- * SQL: pg-boss row `p` holds job `j` at its current attempt. A row pg-boss's backstop
+ * SQL: pg-boss row `p` holds job `j` at its current attempt (or at `attempt`, an SQL
+ * expression, when the change being mirrored gave that attempt back). A row pg-boss's backstop
  * expiry (or anything else) moved no longer matches, so a lease call on it changes nothing.
  */
-export function bossFence(p: string, j: string): string {
-  return `${bossRowOf(p, j)} AND ${p}.state = 'active' AND ${p}.retry_count = ${j}.attempts - 1`;
+export function bossFence(p: string, j: string, attempt = `${j}.attempts`): string {
+  return `${bossRowOf(p, j)} AND ${p}.state = 'active' AND ${p}.retry_count = ${attempt} - 1`;
 }
 
 /** SQL (a WHERE term): job `j`'s pg-boss row holds the current attempt. */
@@ -186,6 +187,8 @@ export interface FollowOptions {
   fenced: boolean;
   /** SQL for pg-boss's `output` column (the error), when the change records one. */
   output?: string;
+  /** SQL for the attempt the fenced row is held at, when the change gave it back (a deferral); default `j.attempts`. */
+  heldAttempt?: string;
 }
 
 /**
@@ -201,7 +204,7 @@ export function bossFollow(j: string, o: FollowOptions): string {
     completed_on = CASE WHEN ${j}.status = 'pending' THEN NULL ELSE now() END,
     started_on = CASE WHEN ${j}.attempts = 0 THEN NULL ELSE p.started_on END,
     retry_limit = ${j}.max_attempts - 1${o.output ? `,\n    output = ${o.output}` : ''}
-  FROM ${j} WHERE ${o.fenced ? bossFence('p', j) : bossRowOf('p', j)}
+  FROM ${j} WHERE ${o.fenced ? bossFence('p', j, o.heldAttempt) : bossRowOf('p', j)}
   RETURNING p.id`;
 }
 

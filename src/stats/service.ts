@@ -64,14 +64,15 @@ function queueStats(q: QueueRow, counters: Counters): QueueStats {
   };
 }
 
-function errorStats(counts: CounterRow[], queues: QueueRow[]) {
+/** Counters keyed `<prefix>:<category>` (error:, deferred:) per category and per queue. */
+function categoryStats(prefix: string, counts: CounterRow[], queues: QueueRow[]) {
   const meta = new Map(queues.map((q) => [q.queue, q]));
   const total: Record<string, number> = {};
   const lastHour: Record<string, number> = {};
   const byQueue: ErrorStats[] = [];
   for (const c of counts) {
-    if (!c.key.startsWith('error:')) continue;
-    const category = c.key.slice('error:'.length);
+    if (!c.key.startsWith(`${prefix}:`)) continue;
+    const category = c.key.slice(prefix.length + 1);
     const [t, h] = [Number(c.total), Number(c.last_hour)];
     total[category] = (total[category] ?? 0) + t;
     lastHour[category] = (lastHour[category] ?? 0) + h;
@@ -105,6 +106,12 @@ export class StatsService {
     }
     const perQueue = queues.map((q) => queueStats(q, counters));
     const totals = Object.fromEntries(SUMMED.map((k) => [k, perQueue.reduce((a, q) => a + q[k], 0)]));
-    return { generated_at, totals, queues: perQueue, errors: errorStats(counts, queues) };
+    return {
+      generated_at,
+      totals,
+      queues: perQueue,
+      errors: categoryStats('error', counts, queues),
+      deferrals: categoryStats('deferred', counts, queues),
+    };
   }
 }

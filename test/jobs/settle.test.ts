@@ -119,13 +119,14 @@ describe('heartbeat, complete and fail', () => {
   describe('fail', () => {
     it('returns a retryable failure to pending after a backoff, keeping the error', async () => {
       const job = await running();
+      // provider_error counts as an attempt (provider_unavailable would be deferred: test/outage/)
       const failed = await api.fail(job.id, {
         lease_token: job.lease_token,
-        category: 'provider_unavailable',
-        message: 'vLLM answered 503',
+        category: 'provider_error',
+        message: 'vLLM answered 500',
       });
       expect(failed).to.include({ status: 'pending', attempts: 1, lease_expires_at: null, finished_at: null });
-      expect(failed.error).to.deep.equal({ category: 'provider_unavailable', message: 'vLLM answered 503' });
+      expect(failed.error).to.deep.equal({ category: 'provider_error', message: 'vLLM answered 500' });
       expect(Date.parse(failed.run_after)).to.be.greaterThan(Date.parse(failed.updated_at));
       const boss = await bossRow(t.sql, job.id);
       expect(boss).to.include({ state: 'retry', start_after: failed.run_after });

@@ -151,7 +151,15 @@ describe('dashboard (headless Chromium)', function () {
 
   it('lists error categories with a link to their failed jobs', async () => {
     const { t, page } = ui;
-    const other = await client(t.api).create({ owner_service: 'telephony', owner_ref: 'x/1', ...ANALYSIS, input: {}, max_attempts: 1 });
+    // max_deferrals 0: the provider_unavailable failure counts, so the job ends failed
+    const other = await client(t.api).create({
+      owner_service: 'telephony',
+      owner_ref: 'x/1',
+      ...ANALYSIS,
+      input: {},
+      max_attempts: 1,
+      max_deferrals: 0,
+    });
     const { jobs } = await client(t.api).claim({ worker_id: 'gpu-03', task_types: [ANALYSIS.task_type], limit: 10 });
     const mine = jobs.find((j: any) => j.id === other.id);
     await client(t.api).fail(other.id, { lease_token: mine.lease_token, category: 'provider_unavailable', message: 'vLLM answered 503' });
@@ -163,6 +171,64 @@ describe('dashboard (headless Chromium)', function () {
     await row.getByRole('link').click();
     await waitForText(page.locator('#results-title'), '1 job');
     expect(await page.locator('tbody tr').getAttribute('data-job')).to.equal(other.id);
+  });
+
+  it('retries all failed jobs of a category after a dry-run count and confirmation', async () => {
+    const { t, page } = ui;
+    const api = client(t.api);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const job = await api.create({
+        owner_service: 'telephony',
+        owner_ref: `oom-${i}`,
+        task_type: 'ocr',
+        model_profile: 'vision-oom',
+        input: {},
+      });
+      const { jobs } = await api.claim({ worker_id: 'gpu-05', model_profiles: ['vision-oom'] });
+      await api.fail(job.id, { lease_token: jobs[0].lease_token, category: 'gpu_oom', message: 'out of memory', retryable: false });
+      ids.push(job.id);
+    }
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      d.accept();
+    });
+    await page.goto(`${t.url}/ui/#/errors`);
+    await page.locator('tr[data-category=gpu_oom]').getByRole('button', { name: 'Retry all failed jobs with gpu_oom…' }).click();
+    await waitForText(page.locator('#bulk-outcome'), 'Retried 3 of 3 failed jobs with gpu_oom.');
+    expect(asked).to.deep.equal(['Retry all 3 failed jobs with gpu_oom?']);
+    for (const id of ids) expect((await api.get(id)).status).to.equal('pending');
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+  });
+
+  it('cancels the filtered pending jobs from the job list after confirmation', async () => {
+    const { t, page } = ui;
+    const api = client(t.api);
+    const mine = [];
+    for (let i = 0; i < 2; i++)
+      mine.push(
+        await api.create({
+          owner_service: 'telephony',
+          owner_ref: 'order-bulk',
+          task_type: 'ocr',
+          model_profile: 'vision-bulk',
+          input: {},
+        }),
+      );
+    const other = await api.create({
+      owner_service: 'telephony',
+      owner_ref: 'order-other',
+      task_type: 'ocr',
+      model_profile: 'vision-bulk',
+      input: {},
+    });
+    page.once('dialog', (d) => d.accept());
+    await page.goto(`${t.url}/ui/#/jobs?owner_ref=order-bulk&status=pending`);
+    await page.getByRole('button', { name: 'Cancel all matching pending jobs…' }).click();
+    await waitForText(page.locator('#bulk-outcome'), 'Cancelled 2 of 2 pending jobs matching these filters.');
+    for (const j of mine) expect((await api.get(j.id)).status).to.equal('cancelled');
+    expect((await api.get(other.id)).status).to.equal('pending');
   });
 
   it('shows provider status as unavailable when the service does not offer it', async () => {

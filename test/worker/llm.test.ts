@@ -112,9 +112,12 @@ describe('worker: LLM executor', () => {
     const job = await api.createJob(llmJob({ prompt: 'rate: limited' }));
     const done = await finished(api, job.id);
     expect(done.status).to.equal('completed');
-    expect(done.attempts).to.equal(2);
+    // a 429 is an infrastructure failure: deferred, so the completing claim is still attempt 1
+    expect(done.attempts).to.equal(1);
+    expect(done.deferrals).to.equal(1);
     const history = (done as any).attempts_history;
     expect(history[0].error).to.deep.include({ category: 'rate_limited' });
+    expect(history.map((a: { outcome: string }) => a.outcome)).to.deep.equal(['deferred', 'completed']);
     const [first, second] = requestsFor('rate:');
     expect(second.at - first.at).to.be.at.least(950);
   });

@@ -35,7 +35,8 @@ describe('worker: resilience', () => {
   it('retries while the provider is down, then fails the job with provider_unavailable', async () => {
     const down = await freePort();
     workers.push(await startWorker({ AI_SERVICE_URL: t.url, LLM_BASE_URL: `http://127.0.0.1:${down}/v1`, LLM_MODEL: 'down-model' }));
-    const job = await api.createJob(chatJob('down-model', { max_attempts: 3 }));
+    // max_deferrals 0: every provider_unavailable counts, so the worker's retry path runs to the end
+    const job = await api.createJob(chatJob('down-model', { max_attempts: 3, max_deferrals: 0 }));
     const done = await finished(api, job.id);
     expect(done.status).to.equal('failed');
     expect(done.attempts).to.equal(3);

@@ -54,11 +54,13 @@ describe('worker: shutdown', () => {
 
     const back = (await api.getJob(job.id)) as Job & { attempts_history: { outcome: string }[] };
     expect(back.status).to.equal('pending');
-    expect(back.attempts).to.equal(1);
+    // a hand-back at shutdown is deferred: it gives its attempt back
+    expect(back.attempts).to.equal(0);
+    expect(back.deferrals).to.equal(1);
     expect(back.error).to.deep.equal({ category: 'worker_shutdown', message: 'the worker shut down before the job finished' });
-    expect(back.attempts_history.map((a) => a.outcome)).to.deep.equal(['retried']);
+    expect(back.attempts_history.map((a) => a.outcome)).to.deep.equal(['deferred']);
     const { jobs } = await api.claimJobs({ worker_id: 'next-worker', model_profiles: ['stop-a'] });
-    expect(jobs.map((j) => [j.id, j.attempt])).to.deep.equal([[job.id, 2]]);
+    expect(jobs.map((j) => [j.id, j.attempt])).to.deep.equal([[job.id, 1]]);
     const fin = worker.logs.find((l) => l.msg === 'job finished');
     expect(fin).to.include({ jobId: job.id, outcome: 'retried', category: 'worker_shutdown' });
   });

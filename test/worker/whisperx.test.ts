@@ -160,7 +160,8 @@ describe('worker: WhisperX executor', () => {
   it('reports a 503 from whisper-asr-webservice as provider_unavailable', async () => {
     whisperxStatus = 503;
     try {
-      const job = await api.createJob(asrJob({ audio_url: `${files.url}/calls/call-1.wav` }, { max_attempts: 1 }));
+      // max_deferrals 0: the provider_unavailable failure counts, so the job ends failed at once
+      const job = await api.createJob(asrJob({ audio_url: `${files.url}/calls/call-1.wav` }, { max_attempts: 1, max_deferrals: 0 }));
       const done = await finished(api, job.id);
       expect(done.error).to.deep.equal({ category: 'provider_unavailable', message: 'whisperx answered 503' });
     } finally {

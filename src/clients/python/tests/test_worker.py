@@ -116,9 +116,11 @@ class WorkerTest(unittest.TestCase):
         handed_back = self.client.get_job(job["id"])
         self.assertEqual(handed_back["status"], "pending")
         self.assertEqual(handed_back["error"]["category"], "worker_shutdown")
-        # retry_after_seconds 0: another worker can take it at once.
+        # worker_shutdown is deferred: the hand-back gives its attempt back.
+        self.assertEqual((handed_back["attempts"], handed_back["deferrals"]), (0, 1))
+        # retry_after_seconds 0: another worker can take it at once, still as attempt 1.
         [again] = self.client.claim_jobs("py-next", model_profiles=[profile])
-        self.assertEqual((again["id"], again["attempt"]), (job["id"], 2))
+        self.assertEqual((again["id"], again["attempt"]), (job["id"], 1))
 
 
 if __name__ == "__main__":

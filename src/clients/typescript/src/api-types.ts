@@ -114,6 +114,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry or cancel many jobs
+         * @description Retries (`failed`, `running` → `pending`) or cancels (`pending`, `running` → `cancelled`)
+         *     every job the filter matches, up to `limit`, in id order. Each job changes exactly as its
+         *     single endpoint would change it (a running job's lease is revoked; webhooks fire), in
+         *     transactions of at most 1,000 jobs; a job that changed meanwhile is skipped and counted in
+         *     `skipped`. `filter.status` must name states the action allows (400 naming the item
+         *     otherwise). `dry_run` only counts. Producers act on their own owner services only (naming
+         *     another is 403) and must filter on more than `status` (403 otherwise: that is for admins);
+         *     workers get 403. Every bulk action is logged with the caller's name and the counts.
+         */
+        post: operations["bulkJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/claim": {
         parameters: {
             query?: never;
@@ -254,6 +281,10 @@ export interface paths {
          * @description Records the error. A retryable failure with attempts left returns the job to `pending`
          *     after an exponential backoff with jitter (or `retry_after_seconds`); otherwise the job is
          *     `failed`. `retryable` defaults by category: `invalid_input` is not retryable, the rest are.
+         *     A retryable failure in an infrastructure category (`provider_unavailable`, `rate_limited`,
+         *     `worker_shutdown`) is a deferral: the attempt is given back (`attempts` unchanged by the
+         *     claim and this fail together), `deferrals` grows by one and the job returns to `pending`,
+         *     until the job has been deferred `max_deferrals` times; after that it counts as an attempt.
          */
         post: operations["failJob"];
         delete?: never;
@@ -320,7 +351,8 @@ export interface paths {
         /**
          * Queue and error statistics
          * @description Per queue counts by status (pending split into ready and delayed), the oldest ready job's
-         *     age, jobs finished in the last hour, error counts by category, and totals. Pending and
+         *     age, jobs finished in the last hour, error counts by category, deferrals (infrastructure
+         *     failures that gave their attempt back) by category, and totals. Pending and
          *     running are exact; "last hour" figures are counted in whole minutes.
          */
         get: operations["getStats"];
@@ -408,6 +440,12 @@ export interface components {
             priority?: number;
             /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
+            max_deferrals?: components["schemas"]["MaxDeferrals"];
+            /**
+             * Format: date-time
+             * @description A job not claimed by then is cancelled with error category `expired` (RFC 3339).
+             */
+            start_before?: string;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
             /**
@@ -422,6 +460,11 @@ export interface components {
             callback_url?: string;
             callback_events?: components["schemas"]["CallbackEvent"][];
         };
+        /**
+         * @description Infrastructure failures that may give their attempt back (see failJob). Default 50.
+         * @default 50
+         */
+        MaxDeferrals: number;
         /** @description A create; the same fields as JobFields, five of them required. */
         JobCreate: {
             owner_service: components["schemas"]["Slug"];
@@ -433,6 +476,12 @@ export interface components {
             priority?: number;
             /** @description Claims allowed in total. Default 3. */
             max_attempts?: number;
+            max_deferrals?: components["schemas"]["MaxDeferrals"];
+            /**
+             * Format: date-time
+             * @description A job not claimed by then is cancelled with error category `expired` (RFC 3339).
+             */
+            start_before?: string;
             /** @description Unique per owner_service. */
             idempotency_key?: string;
             /**
@@ -472,8 +521,11 @@ export interface components {
             lease_expires_at: string;
             /** Format: date-time */
             finished_at: string | null;
-            /** @enum {string|null} */
-            outcome: "completed" | "failed" | "retried" | "lease_expired" | "revoked" | "cancelled" | "adopted" | null;
+            /**
+             * @description `deferred`: an infrastructure failure that gave the attempt back; `failed`/`retried`/`lease_expired`: counted.
+             * @enum {string|null}
+             */
+            outcome: "completed" | "failed" | "retried" | "deferred" | "lease_expired" | "revoked" | "cancelled" | "adopted" | null;
             error: components["schemas"]["JobError"] | null;
         };
         Job: {
@@ -488,9 +540,14 @@ export interface components {
             input: components["schemas"]["JobInput"];
             result: components["schemas"]["JobResult"] | null;
             error: components["schemas"]["JobError"] | null;
-            /** @description Claims so far. */
+            /** @description Claims so far that counted (a deferred claim gives its attempt back). */
             attempts: number;
             max_attempts: number;
+            /** @description Infrastructure failures that gave their attempt back. */
+            deferrals: number;
+            max_deferrals: number;
+            /** Format: date-time */
+            start_before: string | null;
             idempotency_key: string | null;
             worker_id: string | null;
             /** Format: date-time */
@@ -554,11 +611,58 @@ export interface components {
         FailRequest: {
             /** Format: uuid */
             lease_token: string;
+            /**
+             * @description Standard: `invalid_input`, `provider_error`, `timeout`, `internal` (counted), and the
+             *     infrastructure categories `provider_unavailable`, `rate_limited`, `worker_shutdown`
+             *     (deferred while retryable and deferrals are left). Others are allowed and counted.
+             */
             category: components["schemas"]["Slug"];
             /** @description Stored up to 4000 characters (longer is truncated; U+0000 and lone surrogates become U+FFFD). */
             message: string;
             retryable?: boolean;
             retry_after_seconds?: number;
+        };
+        BulkRequest: {
+            /** @enum {string} */
+            action: "retry" | "cancel";
+            filter: {
+                /** @description retry: failed and/or running; cancel: pending and/or running. */
+                status: components["schemas"]["JobStatus"][];
+                owner_service?: components["schemas"]["Slug"];
+                owner_ref?: components["schemas"]["OwnerRef"];
+                task_type?: components["schemas"]["Slug"];
+                model_profile?: components["schemas"]["Slug"];
+                error_category?: components["schemas"]["Slug"];
+                /**
+                 * Format: date-time
+                 * @description Created at or after (RFC 3339).
+                 */
+                created_after?: string;
+                /**
+                 * Format: date-time
+                 * @description Created before (RFC 3339).
+                 */
+                created_before?: string;
+            };
+            /** @default 10000 */
+            limit?: number;
+            /**
+             * @description Count the matching jobs and change nothing.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * @description retry: start attempts and deferrals again from 0.
+             * @default false
+             */
+            reset_attempts?: boolean;
+        };
+        BulkResult: {
+            /** @description Jobs the filter matched (at most limit). */
+            matched: number;
+            changed: number;
+            /** @description Matched jobs that had changed by the time their chunk ran. */
+            skipped: number;
         };
         /** @description Cancel takes no options; the empty object is accepted so clients that always send a body work. */
         CancelRequest: Record<string, unknown>;
@@ -607,6 +711,24 @@ export interface components {
                     last_hour: number;
                 }[];
             };
+            /** @description Infrastructure failures that gave their attempt back, by category (the same shape as `errors`). */
+            deferrals: components["schemas"]["CategoryCounts"];
+        };
+        CategoryCounts: {
+            total: {
+                [key: string]: number;
+            };
+            last_hour: {
+                [key: string]: number;
+            };
+            by_queue: {
+                queue: string;
+                task_type: string;
+                model_profile: string;
+                category: string;
+                total: number;
+                last_hour: number;
+            }[];
         };
         ProviderStatus: {
             /** @enum {string} */
@@ -1091,6 +1213,55 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    bulkJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "retry",
+                 *       "filter": {
+                 *         "status": [
+                 *           "failed"
+                 *         ],
+                 *         "error_category": "provider_unavailable"
+                 *       },
+                 *       "limit": 10000,
+                 *       "dry_run": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description What matched and what changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "matched": 120,
+                     *       "changed": 118,
+                     *       "skipped": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     claimJobs: {
         parameters: {
             query?: never;
@@ -1493,6 +1664,24 @@ export interface operations {
                      *         "last_hour": {
                      *           "provider_unavailable": 2,
                      *           "lease_expired": 1
+                     *         },
+                     *         "by_queue": [
+                     *           {
+                     *             "queue": "call_analysis/qwen2.5-14b",
+                     *             "task_type": "call_analysis",
+                     *             "model_profile": "qwen2.5-14b",
+                     *             "category": "provider_unavailable",
+                     *             "total": 2,
+                     *             "last_hour": 2
+                     *           }
+                     *         ]
+                     *       },
+                     *       "deferrals": {
+                     *         "total": {
+                     *           "provider_unavailable": 2
+                     *         },
+                     *         "last_hour": {
+                     *           "provider_unavailable": 2
                      *         },
                      *         "by_queue": [
                      *           {

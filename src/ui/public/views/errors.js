@@ -1,7 +1,8 @@
 // Errors: counts per category (last hour and all time) from /stats, a trend of
 // new errors per minute kept from successive polls, a per-queue breakdown, and
-// links to the failed jobs of each category.
+// links to the failed jobs of each category, and a bulk retry of those jobs.
 import { api, withQuery } from '../api.js';
+import { bulkAction } from '../bulk.js';
 import { fmtInt, h, replaceKeepingFocus } from '../dom.js';
 import { RateHistory, sparkline } from '../sparkline.js';
 import { errorPanel, heading } from './common.js';
@@ -14,8 +15,16 @@ const failedJobsLink = (category, extra = {}) => withQuery('#/jobs', { status: '
 /** @param {HTMLElement} root */
 export function mount(root) {
   const notice = h('div', { class: 'notice' });
+  // Outside `body`, which each poll rebuilds, so the answer stays on screen.
+  const outcome = h('p', { id: 'bulk-outcome', class: 'outcome', role: 'status' });
   const body = h('div');
-  root.append(heading('Errors'), notice, body);
+  const retryAll = (/** @type {string} */ category) =>
+    bulkAction(outcome, {
+      action: 'retry',
+      filter: { status: ['failed'], error_category: category },
+      what: `failed jobs with ${category}`,
+    });
+  root.append(heading('Errors'), notice, outcome, body);
   return {
     async refresh() {
       let stats;
@@ -28,13 +37,13 @@ export function mount(root) {
       notice.replaceChildren();
       const at = Date.parse(stats.generated_at);
       for (const [category, total] of Object.entries(stats.errors.total)) trend.add(category, Number(total), at);
-      replaceKeepingFocus(body, byCategory(stats.errors), byQueue(stats.errors.by_queue));
+      replaceKeepingFocus(body, byCategory(stats.errors, retryAll), byQueue(stats.errors.by_queue));
     },
   };
 }
 
-/** @param {any} errors */
-function byCategory(errors) {
+/** @param {any} errors @param {(category: string) => void} retryAll */
+function byCategory(errors, retryAll) {
   const categories = Object.keys(errors.total).sort(
     (a, b) => (errors.last_hour[b] ?? 0) - (errors.last_hour[a] ?? 0) || errors.total[b] - errors.total[a],
   );
@@ -52,6 +61,15 @@ function byCategory(errors) {
       h('td', { class: 'num', data: { field: 'total' } }, fmtInt(errors.total[c])),
       h('td', { class: 'spark-cell' }, sparkline(rates, `new ${c} errors per minute, latest ${latest}`), h('span', null, latest)),
       h('td', null, h('a', { href: failedJobsLink(c), data: { key: `failed:${c}` } }, `Failed jobs with ${c}`)),
+      h(
+        'td',
+        null,
+        h(
+          'button',
+          { type: 'button', class: 'secondary', data: { key: `retry-all:${c}` }, onclick: () => retryAll(c) },
+          `Retry all failed jobs with ${c}…`,
+        ),
+      ),
     );
   });
   return h(
@@ -71,7 +89,7 @@ function byCategory(errors) {
           h(
             'tr',
             null,
-            ['Category', 'Last hour', 'Total', 'Trend', 'Jobs'].map((c, i) =>
+            ['Category', 'Last hour', 'Total', 'Trend', 'Jobs', 'Recover'].map((c, i) =>
               h('th', { scope: 'col', class: i === 1 || i === 2 ? 'num' : undefined }, c),
             ),
           ),

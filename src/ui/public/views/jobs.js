@@ -1,7 +1,9 @@
 // Jobs: a filter form and one page of GET /api/v1/jobs. Filters and the cursor
 // live in the hash (#/jobs?owner_ref=…&cursor=…) so a page can be bookmarked and
 // the back button works; the stack of earlier cursors for "Newer" is in memory.
+// Filtered to pending jobs, it offers to cancel every job the filters match.
 import { api, withQuery } from '../api.js';
+import { bulkAction } from '../bulk.js';
 import { fmtInt, h, hashQuery, statusBadge, time } from '../dom.js';
 import { errorPanel, heading } from './common.js';
 
@@ -28,7 +30,9 @@ export function mount(root) {
   const cursor = query.get('cursor') ?? '';
 
   const results = h('section', { 'aria-labelledby': 'results-title', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
-  root.append(heading('Jobs'), filterForm(filters), results);
+  root.append(heading('Jobs'), filterForm(filters));
+  if (filters.status === 'pending') root.append(bulkCancel(filters));
+  root.append(results);
   load(results, filters, cursor);
   return {};
 }
@@ -66,6 +70,25 @@ function filterForm(filters) {
     ),
   );
   return form;
+}
+
+/** "Cancel all matching pending jobs": the list's filters as a bulk filter. @param {Record<string, string>} filters */
+function bulkCancel(filters) {
+  const outcome = h('p', { id: 'bulk-outcome', class: 'outcome', role: 'status' });
+  /** @type {Record<string, unknown>} */
+  const filter = { status: ['pending'] };
+  for (const [k, v] of Object.entries(filters)) if (k !== 'status' && v !== '') filter[k] = v;
+  const cancelAll = () => bulkAction(outcome, { action: 'cancel', filter, what: 'pending jobs matching these filters' });
+  return h(
+    'div',
+    { class: 'bulk-actions' },
+    h(
+      'button',
+      { type: 'button', class: 'secondary', data: { key: 'cancel-all' }, onclick: cancelAll },
+      'Cancel all matching pending jobs…',
+    ),
+    outcome,
+  );
 }
 
 /** @param {SubmitEvent} e */
