@@ -42,7 +42,9 @@ async function fakeLock(dataDir: string, pid: number) {
   await writeFile(path.join(dataDir, 'postmaster.pid'), `${lines.join('\n')}\n`);
 }
 
-describe('embedded PostgreSQL', () => {
+describe('embedded PostgreSQL', function () {
+  // Each test starts real PostgreSQL servers (initdb, start, stop): slow on a busy machine.
+  this.timeout(60_000);
   let dir: string;
   before(async () => {
     dir = path.join(await tempDir('stale'), 'pg');

@@ -40,7 +40,9 @@ async function stopWithSigterm(child: Child) {
   expect(await child.exited).to.deep.equal({ code: 0, signal: null });
 }
 
-describe('service process on embedded PostgreSQL', () => {
+describe('service process on embedded PostgreSQL', function () {
+  // Each test starts service processes over real PostgreSQL servers: slow on a busy machine.
+  this.timeout(60_000);
   afterEach(cleanup);
 
   it('starts one under DATA_DIR/postgres when DATABASE_URL is unset, logs its URL with the password masked, and reuses it on restart', async () => {
