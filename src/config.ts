@@ -79,6 +79,8 @@ export interface TracingConfig {
   serviceName: string;
   /** Spans are exported in batches at most this long after they end. */
   exportDelayMs: number;
+  /** One export, with its retries, gives up after this; it also bounds the last export at shutdown. */
+  exportTimeoutMs: number;
 }
 
 /** Leases, retries and long polls of the job queue. */
@@ -154,6 +156,7 @@ export function url(raw: string): string {
 }
 
 const TRACES_EXPORT_DELAY_DEFAULT_MS = 5000;
+const TRACES_EXPORT_TIMEOUT_DEFAULT_MS = 10_000;
 
 /** The tracing section, read the same way by the service and the worker (src/worker/config.ts). */
 export function loadTracingConfig(env: Env, defaultServiceName: string): TracingConfig {
@@ -164,6 +167,7 @@ export function loadTracingConfig(env: Env, defaultServiceName: string): Tracing
     tracesUrl: traces ?? (base ? `${base}/v1/traces` : undefined),
     serviceName: read(env, 'OTEL_SERVICE_NAME', defaultServiceName, (s) => s, 'a service name'),
     exportDelayMs: read(env, 'OTEL_BSP_SCHEDULE_DELAY', TRACES_EXPORT_DELAY_DEFAULT_MS, int(1, 3_600_000), 'milliseconds, 1-3600000'),
+    exportTimeoutMs: read(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', TRACES_EXPORT_TIMEOUT_DEFAULT_MS, int(1, 600_000), 'milliseconds, 1-600000'),
   };
 }
 

@@ -40,7 +40,9 @@ function wrap(span: OtelSpan): Span {
 }
 
 export function createOtelTracing(config: TracingConfig, logger: Logger): Tracing {
-  const exporter = new OTLPTraceExporter({ url: config.tracesUrl });
+  // Retries of a failed export (a collector that is down) stop at the timeout, so a
+  // shutdown waits at most that long for the last spans.
+  const exporter = new OTLPTraceExporter({ url: config.tracesUrl, timeoutMillis: config.exportTimeoutMs });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: config.exportDelayMs })],

@@ -37,7 +37,12 @@ describe('tracing: traceparent values', () => {
 
 describe('tracing: configuration', () => {
   it('is off without an endpoint, and adds /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT', () => {
-    expect(loadConfig({}).tracing).to.deep.equal({ tracesUrl: undefined, serviceName: 'ai-service', exportDelayMs: 5000 });
+    expect(loadConfig({}).tracing).to.deep.equal({
+      tracesUrl: undefined,
+      serviceName: 'ai-service',
+      exportDelayMs: 5000,
+      exportTimeoutMs: 10_000,
+    });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.tracesUrl).to.equal(
       'http://collector:4318/v1/traces',
     );

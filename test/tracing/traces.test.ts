@@ -5,10 +5,19 @@
 import { expect } from 'chai';
 import { type AiServiceClient, createClient } from '../../src/client/index.ts';
 import { parseTraceparent } from '../../src/tracing/traceparent.ts';
-import { setup, type TestService } from '../support/service.ts';
+import { jobBody, setup, type TestService } from '../support/service.ts';
 import { waitFor } from '../support/wait.ts';
 import { type Receiver, startReceiver } from '../webhooks/receiver.ts';
-import { completion, finished, sendJson, type StubServer, startWorker, stubServer, type WorkerProcess } from '../worker/support.ts';
+import {
+  completion,
+  finished,
+  freePort,
+  sendJson,
+  type StubServer,
+  startWorker,
+  stubServer,
+  type WorkerProcess,
+} from '../worker/support.ts';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -101,5 +110,32 @@ describe('tracing: one trace from create to webhook', () => {
     );
     expect(claimRequest.links).to.deep.include({ traceId: TRACE_ID, spanId: create.spanId });
     expect(otlp.rejected).to.deep.equal([]);
+  });
+});
+
+describe('tracing: a collector that is not there', () => {
+  it('runs jobs as usual, and shutdown waits for the last export only until OTEL_EXPORTER_OTLP_TIMEOUT', async () => {
+    const t = await setup({
+      ...EXPORT,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+    });
+    try {
+      const job = (
+        await t.api
+          .post('/api/v1/jobs')
+          .set('traceparent', CALLER)
+          .send(jobBody({ model_profile: 'no-collector' }))
+      ).body;
+      const claim = await t.api.post('/api/v1/jobs/claim').send({ worker_id: 'w', model_profiles: ['no-collector'] });
+      expect(claim.body.jobs.map((j: { id: string }) => j.id)).to.deep.equal([job.id]);
+      const done = await t.api.post(`/api/v1/jobs/${job.id}/complete`).send({ lease_token: claim.body.jobs[0].lease_token, result: {} });
+      expect(done.status).to.equal(200);
+    } finally {
+      const started = Date.now();
+      await t.close();
+      // The last export is retried only until OTEL_EXPORTER_OTLP_TIMEOUT.
+      expect(Date.now() - started).to.be.below(5000);
+    }
   });
 });
