@@ -139,6 +139,7 @@ async function startOnDatabase(
     stopping: stopping.signal,
     callbackPolicy: config.webhooks,
     events: metricsJobEvents(metrics),
+    tracing,
   });
 
   const leader: Leader = new Leader(

@@ -64,7 +64,7 @@ describe('tracing: one trace from create to webhook', () => {
     await otlp?.close();
   });
 
-  it('links create → claim → provider call → complete → webhook delivery in the caller’s trace', async () => {
+  it('links create → claim → provider call → complete → webhook delivery, and the job’s lifetime, in the caller’s trace', async () => {
     const created = await t.api
       .post('/api/v1/jobs')
       .set('traceparent', CALLER)
@@ -90,11 +90,17 @@ describe('tracing: one trace from create to webhook', () => {
     const complete = await one('ai-service-worker', 'complete');
     const completed = await one('ai-service', 'POST /api/v1/jobs/:id/complete');
     const webhook = await one('ai-service', 'webhook delivery');
+    const lifetime = await one('ai-service', 'job');
 
     // The service continues the caller's span; every later step continues the service's create span.
     expect(create.parentSpanId).to.equal(CALLER_SPAN_ID);
     expect(create.attributes['http.response.status_code']).to.equal(201);
-    for (const s of [claim, call, complete, webhook]) expect(s.parentSpanId, s.name).to.equal(create.spanId);
+    for (const s of [claim, call, complete, webhook, lifetime]) expect(s.parentSpanId, s.name).to.equal(create.spanId);
+    expect(lifetime.attributes).to.include({
+      'ai_service.job.id': job.id,
+      'ai_service.job.status': 'completed',
+      'ai_service.job.attempts': 1,
+    });
     expect(completed.parentSpanId).to.equal(complete.spanId);
     expect(call.attributes['ai_service.job.id']).to.equal(job.id);
 
