@@ -72,6 +72,17 @@ export interface WebhooksConfig {
   pollMs: number;
 }
 
+/** OpenTelemetry traces (src/tracing/README.md); the variables are OpenTelemetry's standard ones. */
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP, JSON); undefined: tracing is off. */
+  tracesUrl: string | undefined;
+  serviceName: string;
+  /** Spans are exported in batches at most this long after they end. */
+  exportDelayMs: number;
+  /** One export, with its retries, gives up after this; it also bounds the last export at shutdown. */
+  exportTimeoutMs: number;
+}
+
 /** Leases, retries and long polls of the job queue. */
 export interface JobsConfig {
   reaperIntervalMs: number;
@@ -111,6 +122,7 @@ export interface Config {
   jobs: JobsConfig;
   retention: RetentionConfig;
   shutdown: ShutdownConfig;
+  tracing: TracingConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -141,6 +153,22 @@ export function url(raw: string): string {
   const u = new URL(raw);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
   return raw.replace(/\/+$/, '');
+}
+
+const TRACES_EXPORT_DELAY_DEFAULT_MS = 5000;
+const TRACES_EXPORT_TIMEOUT_DEFAULT_MS = 10_000;
+
+/** The tracing section, read the same way by the service and the worker (src/worker/config.ts). */
+export function loadTracingConfig(env: Env, defaultServiceName: string): TracingConfig {
+  // The signal-specific variable is the full URL; the general one is a base that gets /v1/traces.
+  const traces = read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', undefined, url, 'an http(s) URL');
+  const base = read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', undefined, url, 'an http(s) URL');
+  return {
+    tracesUrl: traces ?? (base ? `${base}/v1/traces` : undefined),
+    serviceName: read(env, 'OTEL_SERVICE_NAME', defaultServiceName, (s) => s, 'a service name'),
+    exportDelayMs: read(env, 'OTEL_BSP_SCHEDULE_DELAY', TRACES_EXPORT_DELAY_DEFAULT_MS, int(1, 3_600_000), 'milliseconds, 1-3600000'),
+    exportTimeoutMs: read(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', TRACES_EXPORT_TIMEOUT_DEFAULT_MS, int(1, 600_000), 'milliseconds, 1-600000'),
+  };
 }
 
 function dbUrl(raw: string): string {
@@ -269,6 +297,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: read(env, 'SHUTDOWN_TIMEOUT', 10_000, duration, POSITIVE_DURATION),
       quietMs: read(env, 'SHUTDOWN_QUIET', 1000, duration, POSITIVE_DURATION),
     },
+    tracing: loadTracingConfig(env, 'ai-service'),
   };
   return deepFreeze(config);
 }

@@ -30,6 +30,7 @@ import { StatsService } from './stats/service.ts';
 import { openReadinessGate, stopBoss } from './readiness.ts';
 import { uiRoutes } from './ui/routes.ts';
 import { ensureWebhookQueue, WebhookDeliverer } from './webhooks/deliverer.ts';
+import { startTracing } from './tracing/tracing.ts';
 
 export interface ServiceOptions {
   /** Validate responses against openapi.yaml (tests). */
@@ -111,6 +112,7 @@ async function startOnDatabase(
   if (config.db.directUrl) await checkPooledTimeouts(pool, logger);
   const stopping = new AbortController();
   const metrics = createMetrics();
+  const tracing = await startTracing(config.tracing, logger);
   const gate = await openReadinessGate({
     url: directUrl,
     pool,
@@ -137,6 +139,7 @@ async function startOnDatabase(
     stopping: stopping.signal,
     callbackPolicy: config.webhooks,
     events: metricsJobEvents(metrics),
+    tracing,
   });
 
   const leader: Leader = new Leader(
@@ -156,7 +159,7 @@ async function startOnDatabase(
   let deliverer: WebhookDeliverer | undefined;
   gate.ready.then(
     (boss) => {
-      deliverer = new WebhookDeliverer(boss, pool, logger, config.webhooks, metricsWebhookEvents(metrics));
+      deliverer = new WebhookDeliverer(boss, pool, logger, config.webhooks, metricsWebhookEvents(metrics), tracing);
       deliverer.start();
       leader.start();
     },
@@ -178,6 +181,7 @@ async function startOnDatabase(
     before: [apiWhenReady(() => gate.state === 'ready')],
     routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
     validateResponses: options.validateResponses,
+    tracing,
   });
 
   // What runs on the database, stopped in order after the HTTP server and before the pool
@@ -190,6 +194,8 @@ async function startOnDatabase(
     await waiters.stop();
     await providers.close();
     if (gate.boss) await stopBoss(gate.boss);
+    // Last, so the spans of everything above are exported.
+    await tracing.shutdown();
   };
 
   let server: Server | undefined;

@@ -47,6 +47,8 @@ export interface ClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** W3C trace context sent as the `traceparent` header (a claimed job's, or a span of it). */
+  traceparent?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -76,6 +78,7 @@ interface Call {
   text?: boolean;
   extraMs?: number;
   signal?: AbortSignal;
+  traceparent?: string;
 }
 
 export class AiServiceClient {
@@ -150,6 +153,7 @@ export class AiServiceClient {
         ...this.headers,
         accept: c.text ? '*/*' : 'application/json',
         ...(c.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(c.traceparent ? { traceparent: c.traceparent } : {}),
       },
       body: c.body === undefined ? undefined : JSON.stringify(c.body),
       signal: c.signal ? AbortSignal.any([c.signal, deadline]) : deadline,

@@ -9,6 +9,8 @@ import type { LimitsConfig } from '../config.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { BODY_WRAPPER_DEPTH, jsonBody } from './json-body.ts';
 import { requestLogger } from './request-log.ts';
+import { traceRequests } from '../tracing/http.ts';
+import type { Tracing } from '../tracing/tracing.ts';
 
 export const SPEC_PATH = path.join(import.meta.dirname, '..', '..', 'openapi.yaml');
 
@@ -25,6 +27,8 @@ export interface AppParts {
   routes: Router[];
   /** Response validation against openapi.yaml: on in tests. */
   validateResponses?: boolean;
+  /** Server spans for /api requests, when tracing is on. */
+  tracing?: Tracing;
 }
 
 /**
@@ -48,6 +52,8 @@ export function createApp(parts: AppParts): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLogger(parts.logger));
+  // Only when on: with tracing off an API request pays nothing for it.
+  if (parts.tracing?.enabled) app.use('/api/', traceRequests(parts.tracing));
   for (const r of parts.openRoutes ?? []) app.use(r);
   app.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml').sendFile(SPEC_PATH);

@@ -27,7 +27,8 @@ export interface ClaimParams {
   leaseSeconds: number;
 }
 
-export type ClaimedRow = JobRow & { attempt: number; lease_token: string };
+/** `traceparent`: the trace the job continues, for the worker to carry on (src/tracing). */
+export type ClaimedRow = JobRow & { attempt: number; lease_token: string; traceparent: string | null };
 
 const CLAIM = `
 WITH queues AS (
@@ -63,7 +64,7 @@ attempt AS (
   INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
   SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed
 )
-SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token
+SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token, traceparent
 FROM claimed
 WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;

@@ -22,6 +22,8 @@ export interface NewJob {
   run_after: string | null;
   callback_url: string | null;
   callback_events: string[] | null;
+  /** The W3C trace context the job continues (src/tracing); not part of the request hash. */
+  traceparent: string | null;
 }
 
 const INSERT_JOBS = `
@@ -29,13 +31,15 @@ WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x (
     id uuid, owner_service text, owner_ref text, task_type text, model_profile text, priority int,
     input jsonb, max_attempts int, max_deferrals int, start_before timestamptz, idempotency_key text, request_hash text, run_after timestamptz,
-    callback_url text, callback_events text[])
+    callback_url text, callback_events text[], traceparent text)
 ),
 inserted AS (
   INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input,
-                    max_attempts, max_deferrals, start_before, idempotency_key, request_hash, run_after, callback_url, callback_events)
+                    max_attempts, max_deferrals, start_before, idempotency_key, request_hash, run_after, callback_url, callback_events,
+                    traceparent)
   SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
-         max_attempts, max_deferrals, start_before, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events
+         max_attempts, max_deferrals, start_before, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events,
+         traceparent
   FROM input
   -- keyed rows in one global order, so two batches sharing keys wait on each other
   -- instead of deadlocking

@@ -24,7 +24,8 @@ export interface CreateResult {
   created: boolean;
 }
 
-export function toNewJob(body: JobCreateBody): NewJob {
+/** `traceparent`: the trace the job continues; a replay with another one is still the same request. */
+export function toNewJob(body: JobCreateBody, traceparent: string | null = null): NewJob {
   const fields = {
     owner_service: body.owner_service,
     owner_ref: body.owner_ref,
@@ -43,7 +44,7 @@ export function toNewJob(body: JobCreateBody): NewJob {
   // The hash only tells a keyed replay from a conflict. Without a key it was half of
   // what a batch create allocated (canonical JSON of every job), so it is skipped.
   const request_hash = fields.idempotency_key === null ? null : sha256(canonicalJson(fields));
-  return { id: uuidv7(), ...fields, request_hash };
+  return { id: uuidv7(), ...fields, request_hash, traceparent };
 }
 
 /** Thrown (rolling the transaction back) when a key's job vanished between the insert and the read. */
@@ -110,9 +111,10 @@ export class JobCreator {
   /**
    * Creates jobs in request order (all or nothing). Idempotent items (same
    * owner_service and key) return the existing job when the request is the same,
-   * 409 when it differs; each result says whether its job is new.
+   * 409 when it differs; each result says whether its job is new. Every job of the
+   * request continues `traceparent` (the create request's span).
    */
-  async create(bodies: JobCreateBody[], batch = false): Promise<CreateResult[]> {
+  async create(bodies: JobCreateBody[], batch = false, traceparent?: string): Promise<CreateResult[]> {
     const at = (i: number) => (batch ? `/body/jobs/${i}` : '/body');
     if (batch)
       checkBatchPayloads(
@@ -129,7 +131,7 @@ export class JobCreator {
       } else if (b.callback_events)
         throw badRequest('callback_events needs a callback_url', [{ path: `${at(i)}/callback_events`, message: 'requires callback_url' }]);
     }
-    const jobs = bodies.map(toNewJob);
+    const jobs = bodies.map((b) => toNewJob(b, traceparent ?? null));
     await this.d.queues.ensure(jobs);
     const results = await createJobs(this.d.pool, jobs);
     this.d.events.created(results.filter((r) => r.created).map((r) => r.job));

@@ -3,6 +3,7 @@
 // validator, which also fills in openapi.yaml's defaults.
 import { Router } from 'express';
 import { assertMayCreate, bulkScope, claimProfiles, listScope, ownerScope } from '../auth/scope.ts';
+import { linkJobTraces, requestTraceparent } from '../tracing/http.ts';
 import type { BulkRequest } from './bulk.ts';
 import { decodeCursor } from './read.ts';
 import type { JobService } from './service.ts';
@@ -17,7 +18,7 @@ export function jobRoutes(service: JobService): Router {
   r.post('/api/v1/jobs', async (req, res) => {
     const body = req.body as JobCreateBody;
     assertMayCreate(req, [body.owner_service]);
-    const [{ job, created }] = await service.creator.create([body]);
+    const [{ job, created }] = await service.creator.create([body], false, requestTraceparent(req, res));
     res
       .status(created ? 201 : 200)
       .location(`/api/v1/jobs/${job.id}`)
@@ -31,7 +32,7 @@ export function jobRoutes(service: JobService): Router {
       bodies.map((b) => b.owner_service),
       (i) => `/body/jobs/${i}/owner_service`,
     );
-    const results = await service.creator.create(bodies, true);
+    const results = await service.creator.create(bodies, true, requestTraceparent(req, res));
     res.status(201).json({ jobs: results.map((x) => x.job) });
   });
 
@@ -53,6 +54,7 @@ export function jobRoutes(service: JobService): Router {
       if (!res.writableFinished) abort.abort();
     });
     const jobs = await service.claimer.claim({ ...req.body, model_profiles: claimProfiles(req, req.body.model_profiles) }, abort.signal);
+    linkJobTraces(res, jobs);
     if (!abort.signal.aborted) res.json({ jobs });
   });
 

@@ -6,6 +6,7 @@
 // one set of dependencies.
 import type { Pool } from '../db/pool.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
+import { noTracing, type Tracing } from '../tracing/tracing.ts';
 import type { CallbackPolicy } from '../webhooks/policy.ts';
 import { JobAdmin } from './admin.ts';
 import { BulkActions } from './bulk.ts';
@@ -30,6 +31,7 @@ export interface JobServiceDeps {
   stopping: AbortSignal;
   callbackPolicy: CallbackPolicy;
   events?: JobEvents;
+  tracing?: Tracing;
 }
 
 export class JobService {
@@ -46,7 +48,7 @@ export class JobService {
     this.events = events;
     this.creator = new JobCreator({ pool: d.pool, queues: d.queues, inputLimits: d.inputLimits, callbackPolicy: d.callbackPolicy, events });
     this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
-    this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
+    this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events, tracing: d.tracing ?? noTracing });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.bulk = new BulkActions({ pool: d.pool, events, stopping: d.stopping });
     this.reader = new JobReader(d.pool);

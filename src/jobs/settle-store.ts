@@ -52,15 +52,18 @@ const THIS_ATTEMPT = `t.job_id = j.id AND t.lease_token = j.lease_token`;
 const ANSWER = `
 SELECT judged.id AS item_id, judged.outcome, r.*
 FROM judged LEFT JOIN LATERAL (
-  SELECT ${JOB_COLUMNS} FROM j WHERE j.id = judged.id
+  SELECT ${JOB_COLUMNS}, traceparent FROM j WHERE j.id = judged.id
   UNION ALL
-  SELECT ${JOB_COLUMNS} FROM locked WHERE locked.id = judged.id AND judged.outcome = 'replayed'
+  SELECT ${JOB_COLUMNS}, traceparent FROM locked WHERE locked.id = judged.id AND judged.outcome = 'replayed'
 ) r ON true`;
 
-export type Settled<O extends string> = { id: string; outcome: O; job?: JobRow };
+/** `traceparent` (with a job): the trace the job continues (src/tracing), kept out of the job the API answers with. */
+export type Settled<O extends string> = { id: string; outcome: O; job?: JobRow; traceparent?: string | null };
 
-function settled<O extends string>(rows: (JobRow & { item_id: string; outcome: O })[]): Settled<O>[] {
-  return rows.map(({ item_id, outcome, ...job }) => ({ id: item_id, outcome, job: job.id ? (job as JobRow) : undefined }));
+function settled<O extends string>(rows: (JobRow & { item_id: string; outcome: O; traceparent: string | null })[]): Settled<O>[] {
+  return rows.map(({ item_id, outcome, traceparent, ...job }) =>
+    job.id ? { id: item_id, outcome, job: job as JobRow, traceparent } : { id: item_id, outcome, job: undefined },
+  );
 }
 
 export type HeartbeatOutcome = 'extended' | 'lease_lost' | 'not_found';

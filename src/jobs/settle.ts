@@ -3,6 +3,8 @@
 // answers (a job, 404 or 409) and reports the changes as job events.
 import type { Pool } from '../db/pool.ts';
 import { badRequest, conflict, notFound } from '../http/problem.ts';
+import { recordJobLifetime } from '../tracing/job-span.ts';
+import type { Tracing } from '../tracing/tracing.ts';
 import type { JobEvents } from './events.ts';
 import type { JobRow } from './job-row.ts';
 import { type Backoff, type Completion, completeJobs, failJob, heartbeat } from './settle-store.ts';
@@ -17,6 +19,8 @@ export interface SettleDeps {
   resultLimits: PayloadLimits;
   backoff: Backoff;
   events: JobEvents;
+  /** A span for each job's whole life, created to finished, once it is completed or failed for good. */
+  tracing: Tracing;
 }
 
 export interface FailRequest {
@@ -71,7 +75,10 @@ export class Settler {
   async complete(id: string, token: string, result: Record<string, unknown>): Promise<JobRow> {
     checkPayload(result, '/body/result', this.d.resultLimits);
     const [settled] = await completeJobs(this.d.pool, [{ id, lease_token: token, result }]);
-    if (settled.outcome === 'completed') this.d.events.completed(settled.job!);
+    if (settled.outcome === 'completed') {
+      this.d.events.completed(settled.job!);
+      recordJobLifetime(this.d.tracing, settled.job!, settled.traceparent);
+    }
     return answer(settled);
   }
 
@@ -89,7 +96,10 @@ export class Settler {
     });
     const outcomes = new Map<string, BatchOutcome>();
     for (const s of await completeJobs(this.d.pool, items)) {
-      if (s.outcome === 'completed') this.d.events.completed(s.job!);
+      if (s.outcome === 'completed') {
+        this.d.events.completed(s.job!);
+        recordJobLifetime(this.d.tracing, s.job!, s.traceparent);
+      }
       outcomes.set(s.id, s.outcome === 'replayed' ? 'completed' : s.outcome);
     }
     return items.map((it) => ({ id: it.id, outcome: outcomes.get(it.id)! }));
@@ -109,6 +119,7 @@ export class Settler {
     if (settled.outcome === 'failed' || settled.outcome === 'retried' || settled.outcome === 'deferred')
       this.d.events.failed(settled.job!, req.category);
     if (settled.outcome === 'deferred') this.d.events.deferred(settled.job!, req.category);
+    if (settled.outcome === 'failed') recordJobLifetime(this.d.tracing, settled.job!, settled.traceparent);
     return answer(settled);
   }
 }

@@ -11,11 +11,12 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { type Pool, withTransaction } from '../db/pool.ts';
 import { bossDb } from '../pgboss/boss.ts';
-import { delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from './store.ts';
+import { type Delivery, delayRetry, getDelivery, makeLastAttempt, recordAttempt, WEBHOOK_QUEUE } from './store.ts';
 import { type AttemptResult, postWebhook } from './http-post.ts';
 import { publicAddressAgent } from '../lib/address-rules.ts';
 import type { Agent } from 'undici';
 import { signatureHeader } from './signature.ts';
+import { noTracing, type Tracing } from '../tracing/tracing.ts';
 
 export interface DelivererConfig {
   secrets: string[];
@@ -61,13 +62,15 @@ export class WebhookDeliverer {
   private readonly c: DelivererConfig;
   private readonly events: WebhookEvents | undefined;
   private readonly publicOnly: Agent | undefined;
+  private readonly tracing: Tracing;
 
-  constructor(boss: PgBoss, pool: Pool, logger: Logger, config: DelivererConfig, events?: WebhookEvents) {
+  constructor(boss: PgBoss, pool: Pool, logger: Logger, config: DelivererConfig, events?: WebhookEvents, tracing = noTracing) {
     this.boss = boss;
     this.pool = pool;
     this.logger = logger.child({ component: 'webhooks' });
     this.c = config;
     this.events = events;
+    this.tracing = tracing;
     this.publicOnly = config.allowPrivateAddresses ? undefined : publicAddressAgent();
   }
 
@@ -108,19 +111,7 @@ export class WebhookDeliverer {
         await this.boss.complete(WEBHOOK_QUEUE, fence as any); // the job was purged
         return;
       }
-      const body = JSON.stringify(d.payload);
-      const timestamp = Math.floor(Date.now() / 1000);
-      const result = await postWebhook(
-        d.url,
-        body,
-        {
-          'webhook-id': d.id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatureHeader(this.c.secrets, d.id, timestamp, body),
-        },
-        this.c.timeoutMs,
-        this.publicOnly,
-      );
+      const result = await this.post(d, attempt);
       const outcome = await withTransaction(this.pool, async (client) => {
         const db = bossDb(client);
         if (result.ok) {
@@ -144,6 +135,33 @@ export class WebhookDeliverer {
       // Left active: pg-boss expiry retries it (counted as an attempt).
       this.logger.warn({ err: (err as Error).message, deliveryId: job.data.delivery_id }, 'webhook attempt could not be recorded');
     }
+  }
+
+  /** One attempt, in a span of the job's trace whose traceparent the receiver gets. */
+  private async post(d: Delivery, attempt: number): Promise<AttemptResult> {
+    const span = this.tracing.start('webhook delivery', {
+      parent: d.traceparent,
+      kind: 'client',
+      attributes: { 'ai_service.job.id': d.job_id, 'ai_service.webhook.delivery_id': d.id, 'ai_service.webhook.attempt': attempt },
+    });
+    const body = JSON.stringify(d.payload);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const result = await postWebhook(
+      d.url,
+      body,
+      {
+        'webhook-id': d.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(this.c.secrets, d.id, timestamp, body),
+        ...(span.traceparent ? { traceparent: span.traceparent } : {}),
+      },
+      this.c.timeoutMs,
+      this.publicOnly,
+    );
+    if (result.statusCode !== null) span.setAttributes({ 'http.response.status_code': result.statusCode });
+    if (!result.ok) span.fail(result.error ?? 'not delivered');
+    span.end();
+    return result;
   }
 
   async stop(): Promise<void> {

@@ -13,10 +13,16 @@ export interface Delivery {
   url: string;
   payload: Record<string, unknown>;
   status: string;
+  /** The job's trace context; null when it has none or was purged. */
+  traceparent: string | null;
 }
 
 export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
-  const { rows } = await db.query('SELECT id, job_id, url, payload, status FROM webhook_deliveries WHERE id = $1::uuid', [id]);
+  const { rows } = await db.query(
+    `SELECT d.id, d.job_id, d.url, d.payload, d.status, j.traceparent
+     FROM webhook_deliveries d LEFT JOIN jobs j ON j.id = d.job_id WHERE d.id = $1::uuid`,
+    [id],
+  );
   return rows[0];
 }
 

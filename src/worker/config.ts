@@ -3,7 +3,19 @@
 // service's src/config.ts. Each executor reads its own provider variables
 // (see EXECUTORS); this module decides which profiles the worker serves.
 import { hostname } from 'node:os';
-import { ConfigError, DURATION, type Env, int, LOG_LEVELS, list, oneOf, read, url } from '../config.ts';
+import {
+  ConfigError,
+  DURATION,
+  type Env,
+  int,
+  LOG_LEVELS,
+  list,
+  loadTracingConfig,
+  oneOf,
+  read,
+  type TracingConfig,
+  url,
+} from '../config.ts';
 import { parseDuration } from '../lib/units.ts';
 import type { ConfiguredExecutor, ExecutorPlugin } from './executor.ts';
 import { llmExecutor } from './executors/llm.ts';
@@ -41,6 +53,8 @@ export interface WorkerConfig {
   circuit: CircuitConfig;
   /** Where /healthz and /metrics listen; undefined = not served. Port 0 picks a free one. */
   metrics: { host: string; port: number } | undefined;
+  /** Spans of each job's claim, provider call and complete (src/tracing/README.md). */
+  tracing: TracingConfig;
 }
 
 export interface CircuitConfig {
@@ -126,6 +140,7 @@ export function loadWorkerConfig(env: Env, pid = process.pid): WorkerConfig {
     logLevel: read(env, 'LOG_LEVEL', 'info', oneOf(LOG_LEVELS), LOG_LEVELS.join(', ')),
     circuit: circuitConfig(env),
     metrics: metricsConfig(env),
+    tracing: loadTracingConfig(env, 'ai-service-worker'),
   };
   return Object.freeze(config);
 }

@@ -17,6 +17,8 @@ export interface JobContext {
   /** Aborted when the worker stops waiting for this job (shutdown, lease lost). */
   signal: AbortSignal;
   logger: Logger;
+  /** W3C trace context to send to the provider (the worker's provider-call span); undefined when the job has none. */
+  traceparent?: string;
 }
 
 export interface Executor {

@@ -20,6 +20,7 @@ import { type AiServiceClient, ApiError, type Body, type ClaimedJob, type Job } 
 import { fromThrown, ProviderError } from './providers/errors.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import type { Executor, JsonObject } from './executor.ts';
+import type { Span, Tracing } from '../tracing/tracing.ts';
 
 export const HEARTBEATS_PER_LEASE = 3;
 /** The longest gap between lease checks: a cancel or retry reaches a running job within this plus one round trip. */
@@ -73,7 +74,11 @@ class LeaseLost extends Error {
 export interface RunnerDeps {
   client: AiServiceClient;
   logger: Logger;
+  /** Spans in the job's trace (its claimed `traceparent`): claim, provider call, complete/fail. */
+  tracing: Tracing;
   leaseSeconds: number;
+  /** When the claim that returned the job was sent (epoch ms): the claim span's start. */
+  claimedFrom: number;
 }
 
 export class JobRunner {
@@ -99,16 +104,26 @@ export class JobRunner {
     if (!this.abort.signal.aborted) this.abort.abort(reason);
   }
 
+  /** A span of this job's trace (a child of the span that created the job). */
+  private span(name: string, startTime?: number): Span {
+    const { id, task_type, model_profile, attempt } = this.job;
+    return this.d.tracing.start(name, {
+      parent: this.job.traceparent,
+      kind: 'client',
+      startTime,
+      attributes: { 'ai_service.job.id': id, 'ai_service.job.queue': `${task_type}/${model_profile}`, 'ai_service.job.attempt': attempt },
+    });
+  }
+
   private async run(executor: Executor): Promise<Finished> {
     const started = performance.now();
     this.log.info('job started');
+    this.span('claim', this.d.claimedFrom).end();
     this.scheduleHeartbeat();
     let outcome: Outcome;
     let category: string | undefined;
     try {
-      const { id, task_type, model_profile, attempt } = this.job;
-      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log };
-      const result = await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
+      const result = await this.execute(executor);
       this.stopHeartbeats();
       outcome = await this.complete(result);
     } catch (err) {
@@ -120,6 +135,21 @@ export class JobRunner {
     const duration_ms = Math.round(performance.now() - started);
     this.log.info({ outcome, category, duration_ms }, 'job finished');
     return { outcome, category };
+  }
+
+  /** The executor's run, in the span whose traceparent goes to the provider. */
+  private async execute(executor: Executor): Promise<JsonObject> {
+    const span = this.span('provider call');
+    try {
+      const { id, task_type, model_profile, attempt } = this.job;
+      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log, traceparent: span.traceparent };
+      return await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
+    } catch (err) {
+      span.fail(brief(err).message);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   private failureOf(err: unknown): Failure | undefined {
@@ -135,23 +165,38 @@ export class JobRunner {
   }
 
   private async complete(result: JsonObject): Promise<Outcome> {
+    const span = this.span('complete');
+    const traceparent = span.traceparent;
     try {
-      return await this.settle(() => this.d.client.completeJob(this.job.id, { lease_token: this.job.lease_token, result }));
+      return await this.settle(() =>
+        this.d.client.completeJob(this.job.id, { lease_token: this.job.lease_token, result }, { traceparent }),
+      );
     } catch (err) {
       if (err instanceof ApiError && err.status === 413) {
         const message = `the result is too large for the service: ${err.problem?.detail ?? ''}`.trim();
         return this.fail({ category: 'result_too_large', message, retryable: false });
       }
       this.log.error({ error: brief(err) }, 'could not report the result');
+      span.fail(brief(err).message);
       return 'unreported';
+    } finally {
+      span.end();
     }
   }
 
-  private fail(f: Failure): Promise<Outcome> {
-    return this.settle(() => this.d.client.failJob(this.job.id, { lease_token: this.job.lease_token, ...f })).catch((err) => {
+  private async fail(f: Failure): Promise<Outcome> {
+    const span = this.span('fail');
+    span.setAttributes({ 'ai_service.error.category': f.category });
+    const traceparent = span.traceparent;
+    try {
+      return await this.settle(() => this.d.client.failJob(this.job.id, { lease_token: this.job.lease_token, ...f }, { traceparent }));
+    } catch (err) {
       this.log.error({ error: brief(err) }, 'could not report the failure');
+      span.fail(brief(err).message);
       return 'unreported' as const;
-    });
+    } finally {
+      span.end();
+    }
   }
 
   /** Sends complete/fail, retrying transient errors while the lease lasts. Rethrows other API errors. */

@@ -19,6 +19,7 @@ import type { Lane as LaneConfig, WorkerConfig } from './config.ts';
 import type { Executor } from './executor.ts';
 import { brief, circuitHandBack, type Finished, JobRunner } from './job-runner.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import type { Tracing } from '../tracing/tracing.ts';
 
 /** A health probe gives up after this long (connect, headers and body). */
 export const PROBE_TIMEOUT_MS = 5000;
@@ -28,6 +29,7 @@ export interface LaneDeps {
   client: AiServiceClient;
   logger: Logger;
   metrics: WorkerMetrics;
+  tracing: Tracing;
   /** Aborted when the worker shuts down. */
   stopping: AbortSignal;
   /** For health probes. */
@@ -68,6 +70,7 @@ export class Lane {
         continue;
       }
       let jobs: ClaimedJob[];
+      const claimedFrom = Date.now();
       try {
         jobs = (await this.claim(free)).jobs;
         if (failures) this.log.info('claiming again');
@@ -81,14 +84,15 @@ export class Lane {
         await sleep(wait, this.d.stopping);
         continue;
       }
-      for (const job of jobs) this.start(job);
+      for (const job of jobs) this.start(job, claimedFrom);
     }
     this.circuit.drain();
   }
 
-  private start(job: ClaimedJob): void {
-    const { client, logger, config, metrics } = this.d;
-    const runner = new JobRunner(job, this.executor, { client, logger, leaseSeconds: config.leaseSeconds });
+  /** `claimedFrom`: when the claim request that returned the job was sent (epoch ms). */
+  private start(job: ClaimedJob, claimedFrom: number): void {
+    const { client, logger, config, metrics, tracing } = this.d;
+    const runner = new JobRunner(job, this.executor, { client, logger, tracing, leaseSeconds: config.leaseSeconds, claimedFrom });
     this.running.add(runner);
     metrics.inFlight.inc({ model_profile: this.profile });
     // A claim that returned just as the circuit opened: give the job straight back.

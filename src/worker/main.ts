@@ -8,6 +8,7 @@ import { createClient } from '../client/index.ts';
 import { createLogger } from '../http/request-log.ts';
 import { redactUrl } from '../lib/units.ts';
 import { loadWorkerConfig, type WorkerConfig } from './config.ts';
+import { startTracing } from '../tracing/tracing.ts';
 import { Worker } from './worker.ts';
 
 const config: WorkerConfig = configOrExit(loadWorkerConfig, process.env);
@@ -15,7 +16,8 @@ const config: WorkerConfig = configOrExit(loadWorkerConfig, process.env);
 // Synchronous writes: the job lines must reach stdout even when we exit right after.
 const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));
 const client = createClient({ baseUrl: config.serviceUrl, token: config.serviceToken });
-const worker = new Worker(config, client, logger);
+const tracing = await startTracing(config.tracing, logger);
+const worker = new Worker(config, client, logger, tracing);
 
 let stopping: Promise<void> | undefined;
 const onSignal = (signal: string) => {
@@ -25,7 +27,8 @@ const onSignal = (signal: string) => {
     return;
   }
   logger.info({ signal, jobs: worker.inFlight }, 'stopping: no new claims');
-  stopping = worker.shutdown().then(() => {
+  stopping = worker.shutdown().then(async () => {
+    await tracing.shutdown();
     logger.info('stopped');
     process.exit(0);
   });

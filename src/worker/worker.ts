@@ -11,6 +11,7 @@ import { type HealthServer, startHealthServer } from './health-server.ts';
 import { type JobRunner, shutdownHandBack } from './job-runner.ts';
 import { Lane, PROBE_TIMEOUT_MS } from './lane.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { noTracing, type Tracing } from '../tracing/tracing.ts';
 
 /** After handing jobs back, how long to wait for the fail calls before exiting anyway. */
 const HAND_BACK_TIMEOUT_MS = 10_000;
@@ -25,13 +26,13 @@ export class Worker {
   private loops: Promise<void>[] = [];
   private health: HealthServer | undefined;
 
-  constructor(config: WorkerConfig, client: AiServiceClient, logger: Logger) {
+  constructor(config: WorkerConfig, client: AiServiceClient, logger: Logger, tracing: Tracing = noTracing) {
     this.config = config;
     this.logger = logger;
     this.metrics = createWorkerMetrics(config.lanes.map((l) => l.profile));
     const t = PROBE_TIMEOUT_MS;
     this.probeAgent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 4000 });
-    const deps = { config, client, logger, metrics: this.metrics, stopping: this.stopping.signal, dispatcher: this.probeAgent };
+    const deps = { config, client, logger, tracing, metrics: this.metrics, stopping: this.stopping.signal, dispatcher: this.probeAgent };
     this.lanes = config.lanes.map((l) => new Lane(l, deps));
   }
 

@@ -174,4 +174,11 @@ describe('worker: LLM executor', () => {
     expect(worker.logs.filter((l) => l.msg === 'job started' && l.jobId === job.id)).to.have.length(1);
     expect(JSON.stringify(worker.logs)).to.not.include(API_KEY);
   });
+
+  it('sends the job’s traceparent to the LLM server unchanged when tracing is off', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const job = await api.createJob(llmJob({ prompt: 'trace: me' }), { traceparent });
+    expect((await finished(api, job.id)).status).to.equal('completed');
+    expect(requestsFor('trace:').map((r) => r.headers.traceparent)).to.deep.equal([traceparent]);
+  });
 });

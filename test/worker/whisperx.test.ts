@@ -168,4 +168,12 @@ describe('worker: WhisperX executor', () => {
       whisperxStatus = 200;
     }
   });
+
+  it('sends the job’s traceparent to whisper-asr-webservice unchanged when tracing is off', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const sent = whisperx.requests.length;
+    const job = await api.createJob(asrJob({ audio_url: `${files.url}/calls/call-1.wav` }), { traceparent });
+    expect((await finished(api, job.id)).status).to.equal('completed');
+    expect(whisperx.requests.slice(sent).map((r) => r.headers.traceparent)).to.deep.equal([traceparent]);
+  });
 });

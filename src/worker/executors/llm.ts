@@ -75,7 +75,7 @@ export class LlmExecutor implements Executor {
     if (i.temperature !== undefined) req.temperature = i.temperature;
     if (i.max_tokens !== undefined) req.max_tokens = i.max_tokens;
     if (i.response_format) req.response_format = i.response_format;
-    const c = await this.client.chat(req, ctx.signal);
+    const c = await this.client.chat(req, ctx.signal, ctx.traceparent);
     const result: JsonObject = { content: c.content };
     if (i.response_format && JSON_FORMATS.has(i.response_format.type) && c.content !== null) {
       const parsed = tryParse(c.content);

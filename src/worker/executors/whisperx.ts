@@ -62,7 +62,7 @@ export class WhisperxExecutor implements Executor {
     });
     ctx.logger.debug({ bytes: audio.data.size }, 'audio downloaded');
     const { audio_url: _url, ...options } = i;
-    const t = await this.client.transcribe(audio, options, ctx.signal);
+    const t = await this.client.transcribe(audio, options, ctx.signal, ctx.traceparent);
     return { ...t };
   }
 }

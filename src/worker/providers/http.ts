@@ -11,6 +11,8 @@ export interface ProviderCall {
   url: string;
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
+  /** W3C trace context for the provider (the worker's provider-call span). */
+  traceparent?: string;
   body?: string | FormData;
   timeoutMs: number;
   signal: AbortSignal;
@@ -45,7 +47,7 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
   try {
     const res = await request(c.url, {
       method: c.method,
-      headers: c.headers,
+      headers: c.traceparent ? { ...c.headers, traceparent: c.traceparent } : c.headers,
       body: c.body,
       signal,
       dispatcher: c.dispatcher ?? DEFAULT_DISPATCHER,

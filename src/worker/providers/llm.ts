@@ -44,7 +44,7 @@ export class LlmClient {
     return this.o.name;
   }
 
-  async chat(req: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
+  async chat(req: ChatRequest, signal: AbortSignal, traceparent?: string): Promise<ChatCompletion> {
     const started = performance.now();
     const reply = await callProvider({
       provider: this.o.name,
@@ -56,6 +56,7 @@ export class LlmClient {
         ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}),
       },
       body: JSON.stringify(req),
+      traceparent,
       timeoutMs: this.o.timeoutMs,
       signal,
       maxBytes: REPLY_MAX_BYTES,

@@ -65,7 +65,7 @@ export class WhisperxClient {
     this.o = { ...options, url: options.url.replace(/\/+$/, '') };
   }
 
-  async transcribe(audio: Audio, options: AsrOptions, signal: AbortSignal): Promise<Transcript> {
+  async transcribe(audio: Audio, options: AsrOptions, signal: AbortSignal, traceparent?: string): Promise<Transcript> {
     const form = new FormData();
     form.append('audio_file', audio.data, audio.filename);
     const started = performance.now();
@@ -74,6 +74,7 @@ export class WhisperxClient {
       url: `${this.o.url}/asr?${asrQuery(options)}`,
       method: 'POST',
       body: form,
+      traceparent,
       timeoutMs: this.o.timeoutMs,
       signal,
       maxBytes: REPLY_MAX_BYTES,

@@ -36,6 +36,8 @@ class Job(TypedDict, total=False):
 class ClaimedJob(Job, total=False):
     attempt: int
     lease_token: str
+    # W3C trace context the job continues (None when its create carried none).
+    traceparent: Optional[str]
 
 
 class JobPage(TypedDict, total=False):

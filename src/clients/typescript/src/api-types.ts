@@ -573,6 +573,14 @@ export interface components {
             attempt: number;
             /** Format: uuid */
             lease_token: string;
+            /**
+             * @description W3C Trace Context the worker continues: the span of the create request (or, with
+             *     tracing off in the service, the creator's `traceparent` header); null when the
+             *     create carried none. Send it (or a child span's) as the `traceparent` header of
+             *     the provider call and of complete/fail.
+             * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+             */
+            traceparent: string | null;
         };
         /**
          * @description At least one of `model_profiles` and `task_types` (400 otherwise; a worker token scoped to
@@ -930,6 +938,13 @@ export interface components {
     parameters: {
         /** @description The job id (a UUID). */
         JobId: string;
+        /**
+         * @description W3C Trace Context of the caller. The job (every job of a batch) continues this trace: the
+         *     worker receives it with the claim and the job's webhooks carry it. A value that is not a
+         *     valid `traceparent` is ignored, as the W3C recommendation asks, not refused.
+         * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+         */
+        Traceparent: string;
     };
     requestBodies: never;
     headers: never;
@@ -1098,7 +1113,15 @@ export interface operations {
     createJob: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description W3C Trace Context of the caller. The job (every job of a batch) continues this trace: the
+                 *     worker receives it with the claim and the job's webhooks carry it. A value that is not a
+                 *     valid `traceparent` is ignored, as the W3C recommendation asks, not refused.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1154,7 +1177,15 @@ export interface operations {
     createJobBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description W3C Trace Context of the caller. The job (every job of a batch) continues this trace: the
+                 *     worker receives it with the claim and the job's webhooks carry it. A value that is not a
+                 *     valid `traceparent` is ignored, as the W3C recommendation asks, not refused.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+            };
             path?: never;
             cookie?: never;
         };
