@@ -14,6 +14,8 @@ export interface FollowingProxy {
   retarget(port: number): void;
   /** New connections hang unanswered until retarget(), and those never recover. */
   blackhole(): void;
+  /** Connections currently held unanswered. */
+  readonly held: number;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,9 @@ export async function startFollowingProxy(targetPort: number): Promise<Following
     },
     blackhole() {
       holding = true;
+    },
+    get held() {
+      return held.size;
     },
     async close() {
       cut(piped);
