@@ -20,6 +20,9 @@ const DB_UNAVAILABLE_CODES = new Set([
   '08006',
   '08001',
   '08004',
+  // read_only_sql_transaction: during a failover a connection can reach a standby not yet
+  // promoted or a demoted old primary; the write goes through once it reaches the primary.
+  '25006',
 ]);
 // A batch of invalid jobs could name thousands of fields; the first ones are enough to fix it.
 export const MAX_FIELD_ERRORS = 50;
