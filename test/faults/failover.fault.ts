@@ -41,9 +41,12 @@ describe('fault: primary failover to a synchronous standby', function () {
   let proxy: FollowingProxy | undefined;
   const replicas: Replica[] = [];
   let stop = false;
+  /** Set when the test ends: a client stops resending a complete (the database may never come back after a failure). */
+  let abandon = false;
   let clients: Promise<void>[] = [];
   afterEach(async function () {
     stop = true;
+    abandon = true;
     await Promise.all(clients);
     if (this.currentTest?.state === 'failed')
       for (const r of replicas)
@@ -84,6 +87,7 @@ describe('fault: primary failover to a synchronous standby', function () {
         return answer;
       };
       stop = false;
+      abandon = false;
       let n = 0;
       const client = async (c: number) => {
         const base = `${replicas[c % replicas.length].url}/api/v1/jobs`;
@@ -111,7 +115,7 @@ describe('fault: primary failover to a synchronous standby', function () {
             for (;;) {
               const done = await send('complete', `${base}/${job.id}/complete`, { lease_token: job.lease_token, result: { ok: true } });
               if (done.status === 200) completed.add(job.id);
-              if (done.status !== 503) break;
+              if (done.status !== 503 || abandon) break;
             }
           }
         }
