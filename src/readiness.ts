@@ -35,6 +35,8 @@ export interface GateOptions {
   runMigrations(): Promise<string[]>;
   logger: Logger;
   migrateOnStart: boolean;
+  /** Connection attempt deadline for pg-boss's pool (DB_CONNECT_TIMEOUT). */
+  connectTimeoutMs?: number;
   /** Runs on the started pg-boss before the gate opens: what the API needs of it (queues). */
   prepare(boss: PgBoss): Promise<void>;
   /** How often a waiting gate re-checks the schema (SCHEMA_POLL_MS unless a test says otherwise). */
@@ -70,7 +72,11 @@ export async function openReadinessGate(o: GateOptions): Promise<ReadinessGate> 
   const startQueue = async (): Promise<boolean> => {
     // pg-boss's own supervisor is off on every replica: the leader runs its passes
     // (expiry backstop, queue stats, maintenance), so exactly one replica does at a time.
-    const started = await startBoss(o.url, o.logger, { migrate: o.migrateOnStart, supervise: false });
+    const started = await startBoss(o.url, o.logger, {
+      migrate: o.migrateOnStart,
+      supervise: false,
+      connectTimeoutMs: o.connectTimeoutMs,
+    });
     try {
       await o.prepare(started);
     } catch (err) {

@@ -119,13 +119,14 @@ async function startOnDatabase(
     runMigrations: () => migrateOn(directUrl, pool, config),
     logger,
     migrateOnStart: config.db.migrateOnStart,
+    connectTimeoutMs: config.db.connectTimeoutMs,
     prepare: (boss) => ensureWebhookQueue(boss, config.webhooks),
   });
 
   const stats = new StatsService(pool);
   registerQueueGauges(metrics, stats, logger);
   const queues = new QueueRegistry(() => gate.boss, pool);
-  const waiters = new Waiters(directUrl, logger);
+  const waiters = new Waiters(directUrl, logger, { connectTimeoutMs: config.db.connectTimeoutMs });
   await waiters.start();
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
@@ -154,6 +155,7 @@ async function startOnDatabase(
       getBoss: () => gate.boss,
       keepGoing: () => leader.isLeader && !stopping.signal.aborted,
     }),
+    { connectTimeoutMs: config.db.connectTimeoutMs },
   );
   // Webhook deliveries and the leader's tasks need pg-boss: they start when the gate opens.
   let deliverer: WebhookDeliverer | undefined;

@@ -11,6 +11,16 @@ export interface Queryable {
   query: pg.Pool['query'];
 }
 
+/**
+ * The client-side deadline of a query is the statement timeout plus this. The server
+ * cancels a slow statement itself; this deadline is for a connection that no longer
+ * answers at all (its server gone without a reset, as when a primary's host dies), where
+ * the server's timeout never reaches us and the kernel would wait for many minutes.
+ */
+export const QUERY_DEADLINE_SLACK_MS = 2000;
+/** node-postgres' message when that deadline passes. */
+export const QUERY_DEADLINE_ERROR = 'Query read timeout';
+
 const UTC_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/;
 
 /**
@@ -52,6 +62,7 @@ export function createPool(
     connectionString,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
+    query_timeout: config.statementTimeoutMs + QUERY_DEADLINE_SLACK_MS,
     idleTimeoutMillis: 30_000,
     ...(pooled
       ? {}
@@ -89,17 +100,26 @@ function withoutStatementNames(client: pg.PoolClient): void {
 /** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('BEGIN');
-    const result = await fn(client);
+    result = await fn(client);
     await client.query('COMMIT');
-    return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection past its query deadline no longer answers (and a ROLLBACK would only wait
+    // out another deadline behind the stuck statement); it and one that cannot roll back are
+    // destroyed rather than handed to the next request. The server rolls back a session it loses.
+    const usable =
+      (err as Error)?.message !== QUERY_DEADLINE_ERROR &&
+      (await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      ));
+    client.release(usable ? undefined : (err as Error));
     throw err;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }
 
 /** The URL with its password replaced, for logs. */

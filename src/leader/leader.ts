@@ -33,6 +33,8 @@ export interface PeriodicTask {
 
 export interface LeaderOptions {
   retryMs?: number;
+  /** How long a connection attempt may take (DB_CONNECT_TIMEOUT); one that never answers would block every later election. */
+  connectTimeoutMs?: number;
   checkIntervalMs?: number;
   checkTimeoutMs?: number;
 }
@@ -49,6 +51,7 @@ export class Leader {
   private readonly retryMs: number;
   private readonly checkIntervalMs: number;
   private readonly checkTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
   constructor(url: string, logger: Logger, tasks: PeriodicTask[], options: LeaderOptions = {}) {
     this.url = url;
@@ -57,6 +60,7 @@ export class Leader {
     this.retryMs = options.retryMs ?? 2000;
     this.checkIntervalMs = options.checkIntervalMs ?? LOCK_CHECK_INTERVAL_MS;
     this.checkTimeoutMs = options.checkTimeoutMs ?? LOCK_CHECK_TIMEOUT_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? LOCK_CHECK_TIMEOUT_MS;
   }
 
   start(): void {
@@ -71,6 +75,9 @@ export class Leader {
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_SECONDS * 1000,
       // Client-side: a query on a dead path is abandoned instead of waiting forever.
       query_timeout: this.checkTimeoutMs,
+      // A connect through a pooler that cannot reach its server, or to a host that is gone,
+      // may never answer: without a deadline this election would wait forever.
+      connectionTimeoutMillis: this.connectTimeoutMs,
     });
     // An error from a client already replaced must not drop its successor.
     client.on('error', () => {

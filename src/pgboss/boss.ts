@@ -31,6 +31,11 @@ export function queueName(taskType: string, modelProfile: string): string {
 export interface BossOptions {
   migrate: boolean;
   supervise: boolean;
+  /**
+   * Connection attempt deadline (DB_CONNECT_TIMEOUT) for pg-boss's pool; pg-boss's own
+   * default is 10 s, and a create into a new queue waits on that pool inside a request.
+   */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -72,7 +77,7 @@ export async function checkPgbossVersion(db: Queryable): Promise<void> {
 }
 
 export async function startBoss(connectionString: string, logger: Logger, opts: BossOptions): Promise<PgBoss> {
-  const client = new pg.Client({ connectionString, application_name: 'ai-service' });
+  const client = new pg.Client({ connectionString, application_name: 'ai-service', connectionTimeoutMillis: opts.connectTimeoutMs });
   await client.connect();
   try {
     await checkPgbossVersion(client);
@@ -84,6 +89,8 @@ export async function startBoss(connectionString: string, logger: Logger, opts: 
     schema: PGBOSS_SCHEMA,
     max: 3,
     application_name: 'ai-service-pgboss',
+    connectionTimeoutMillis: opts.connectTimeoutMs,
+    keepAlive: true,
     migrate: opts.migrate,
     supervise: opts.supervise,
     schedule: false,
