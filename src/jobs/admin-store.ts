@@ -2,9 +2,10 @@
 // which revokes its lease: the attempt is closed, so the worker's later calls with
 // that token match nothing and get 409. Our row decides: the pg-boss row is set to
 // the matching state whatever it was (so these also repair a row pg-boss's backstop
-// moved); the assert only insists that it exists.
+// or its API moved), and a row deleted through pg-boss's API is recreated in that
+// state, so neither answers 500 whatever was done to the row outside the service.
 import type { Queryable } from '../db/pool.ts';
-import { bossFollow, bothStoresMoved } from '../pgboss/mirror.ts';
+import { bossFollow, bossRecreate, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `
@@ -27,8 +28,10 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'revoked'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (${bossFollow('j', { fenced: false })})
-SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'retry')}`;
+b AS (${bossFollow('j', { fenced: false })}),
+c AS (${bossRecreate('j')}),
+moved AS (SELECT id FROM b UNION ALL SELECT id FROM c)
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('moved', 'j', 'retry')}`;
 
 export async function retryJob(
   db: Queryable,
@@ -56,8 +59,10 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'cancelled'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (${bossFollow('j', { fenced: false })})
-SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'cancel')}`;
+b AS (${bossFollow('j', { fenced: false })}),
+c AS (${bossRecreate('j')}),
+moved AS (SELECT id FROM b UNION ALL SELECT id FROM c)
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('moved', 'j', 'cancel')}`;
 
 export async function cancelJob(db: Queryable, id: string, owners?: string[]): Promise<JobRow | undefined> {
   const { rows } = await db.query(CANCEL, [id, owners ?? null]);
