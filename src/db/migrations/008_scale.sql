@@ -37,3 +37,46 @@ BEGIN
   END IF;
   RETURN true;
 END $$;
+
+-- 4. Error counters stay bounded. Workers name error categories freely (any slug), so
+--    a buggy worker could create a counter per message. Each queue keeps at most 50
+--    categories (ai_error_key); later new categories count under `error:other`.
+--    A known category is one index probe; only a new one pays the count. Concurrent
+--    statements (or one statement failing many jobs) each bringing a new category may
+--    pass 50 by the number of rows they carry: bounded by the writers, not by time.
+CREATE FUNCTION ai_error_key(q text, category text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM job_stats WHERE queue = q AND key = 'error:' || category AND bucket = '-infinity')
+      OR EXISTS (SELECT 1 FROM job_stat_deltas WHERE queue = q AND key = 'error:' || category)
+      OR (SELECT count(*) FROM (
+            SELECT key FROM job_stats WHERE queue = q AND key >= 'error:' AND key < 'error;' AND bucket = '-infinity'
+            UNION SELECT key FROM job_stat_deltas WHERE queue = q AND key >= 'error:' AND key < 'error;') k) < 50
+    THEN 'error:' || category
+    ELSE 'error:other' END
+$$;
+
+CREATE OR REPLACE FUNCTION jobs_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO job_stat_deltas (queue, key, bucket, n)
+  SELECT queue, key, bucket, sum(n) FROM (
+    SELECT o.queue, 'status:' || o.status AS key, '-infinity'::timestamptz AS bucket, -1 AS n
+      FROM old_rows o JOIN new_rows n USING (id) WHERE o.status <> n.status
+    UNION ALL
+    SELECT n.queue, 'status:' || n.status, '-infinity', 1
+      FROM old_rows o JOIN new_rows n USING (id) WHERE o.status <> n.status
+    UNION ALL
+    SELECT n.queue, 'finished:' || n.status, date_trunc('minute', now()), 1
+      FROM old_rows o JOIN new_rows n USING (id)
+      WHERE o.status <> n.status AND n.status IN ('completed', 'failed')
+    UNION ALL
+    SELECT n.queue, ai_error_key(n.queue, n.error ->> 'category'), b.bucket, 1
+      FROM old_rows o JOIN new_rows n USING (id)
+      CROSS JOIN (VALUES ('-infinity'::timestamptz), (date_trunc('minute', now()))) AS b (bucket)
+      WHERE n.error_at IS DISTINCT FROM o.error_at AND n.error IS NOT NULL
+  ) d
+  GROUP BY queue, key, bucket
+  HAVING sum(n) <> 0;
+  PERFORM pg_notify('ai_service_jobs', q)
+  FROM (SELECT DISTINCT queue AS q FROM new_rows WHERE status = 'pending' AND run_after <= now()) s;
+  RETURN NULL;
+END $$;
