@@ -43,7 +43,10 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> 
     values.push(value);
     where.push(sql.replace('?', `$${values.length}`));
   };
-  if (f.owner_service) add('owner_service = ANY(?::text[])', f.owner_service);
+  // One owner as an equality, so jobs_owner_service_idx (owner_service, id DESC) serves the
+  // page in order; `= ANY` of several owners cannot be read from one index range in id order.
+  if (f.owner_service?.length === 1) add('owner_service = ?::text', f.owner_service[0]);
+  else if (f.owner_service) add('owner_service = ANY(?::text[])', f.owner_service);
   if (f.owner_ref !== undefined) add('owner_ref = ?::text', f.owner_ref);
   if (f.task_type) add('task_type = ?::text', f.task_type);
   if (f.model_profile) add('model_profile = ?::text', f.model_profile);

@@ -121,6 +121,11 @@ export class QueueRegistry {
     this.db = db;
   }
 
+  /** Forgets every queue: the next ensure() creates them again (another replica may have dropped one). */
+  forgetAll(): void {
+    this.known.clear();
+  }
+
   async ensure(pairs: Iterable<{ task_type: string; model_profile: string }>): Promise<void> {
     for (const { task_type, model_profile } of pairs) {
       const name = queueName(task_type, model_profile);

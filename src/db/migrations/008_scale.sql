@@ -20,6 +20,9 @@ CREATE INDEX job_attempts_open_lease_idx ON job_attempts (lease_expires_at) WHER
 ALTER TABLE jobs SET (fillfactor = 85);
 ALTER TABLE job_attempts SET (fillfactor = 85);
 
+-- Idle queues are dropped (src/retention/idle-queues.ts): since when a queue has held no job.
+ALTER TABLE job_queues ADD COLUMN empty_since timestamptz;
+
 -- 3. The version guard, inside every statement that writes both stores (mirror.ts
 --    bothStoresMoved): a replica built for one pg-boss schema stops writing the
 --    moment a newer pg-boss has migrated the database. SQLSTATE AIV01 is ours alone:
