@@ -177,11 +177,6 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
       expect(jobsRowsRead(first)).to.be.at.most(PAGE * 2);
       const { rows } = await t.sql.query(`SELECT id FROM jobs ORDER BY id DESC OFFSET 5000 LIMIT 1`);
       const next = await plan((db) => listJobs(db, { ...filter, limit: PAGE, before_id: rows[0].id }));
-      console.log(
-        name,
-        'next',
-        JSON.stringify(next.map((n) => [n['Node Type'], n['Index Name'], n['Actual Rows'], n['Rows Removed by Filter']])),
-      );
       expect(jobsRowsRead(next)).to.be.at.most(PAGE * 2);
     });
   }
