@@ -95,6 +95,8 @@ export interface RetentionConfig {
   /** Retention per terminal status in milliseconds; 0 keeps forever. */
   policy: { completed: number; failed: number; cancelled: number };
   purgeIntervalMs: number;
+  /** A queue that has held no job for this long is dropped from job_queues and pg-boss; 0 keeps queues forever. */
+  queueIdleDropMs: number;
 }
 
 export interface ShutdownConfig {
@@ -291,6 +293,7 @@ export function loadConfig(env: Env): Config {
         cancelled: read(env, 'RETENTION_CANCELLED', 7 * 86_400_000, parseDuration, DURATION_OR_0),
       },
       purgeIntervalMs: read(env, 'PURGE_INTERVAL', 60_000, duration, POSITIVE_DURATION),
+      queueIdleDropMs: read(env, 'QUEUE_IDLE_DROP', 7 * 86_400_000, parseDuration, DURATION_OR_0),
     },
     shutdown: {
       delayMs: read(env, 'SHUTDOWN_DELAY', 0, durationOr0, `${POSITIVE_DURATION}, or 0 to close at once`),

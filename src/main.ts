@@ -6,6 +6,7 @@
 // during shutdown exits at once.
 import { configOrExit, loadConfig } from './config.ts';
 import { createLogger } from './http/request-log.ts';
+import { onPgbossVersionMismatch } from './pgboss/version-guard.ts';
 import { type RunningService, startService } from './server.ts';
 
 const config = configOrExit(loadConfig, process.env);
@@ -14,7 +15,7 @@ const logger = createLogger(config.logLevel);
 let service: RunningService | undefined;
 let signalled: string | undefined;
 
-async function shutdown(): Promise<void> {
+async function shutdown(exitCode = 0): Promise<void> {
   logger.info({ signal: signalled }, 'shutting down');
   try {
     await service?.close();
@@ -23,7 +24,7 @@ async function shutdown(): Promise<void> {
     process.exit(1);
   }
   logger.info('stopped');
-  process.exit(0);
+  process.exit(exitCode);
 }
 
 function onSignal(signal: string): void {
@@ -35,6 +36,14 @@ function onSignal(signal: string): void {
   // During startup the shutdown runs once startService has returned.
   if (service) void shutdown();
 }
+// A newer pg-boss migrated the database under this replica (src/pgboss/version-guard.ts):
+// it writes nothing more; log the one line naming both versions and stop (exit 1).
+onPgbossVersionMismatch((message) => {
+  if (signalled) return;
+  signalled = 'pgboss-version';
+  logger.fatal(message);
+  if (service) void shutdown(1);
+});
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
 // Token rotation without downtime: edit API_TOKENS_FILE, then `kill -HUP <pid>`.
@@ -46,4 +55,4 @@ try {
   logger.fatal({ err: { message: (err as Error).message } }, 'failed to start');
   process.exit(1);
 }
-if (signalled) await shutdown();
+if (signalled) await shutdown(signalled === 'pgboss-version' ? 1 : 0);

@@ -39,6 +39,8 @@ export interface PurgeBenchContext {
   sql: pg.Pool;
   quick: boolean;
   log(message: string): void;
+  /** Overrides the full or quick sizes (the scale scenario purges a tenth of its jobs). */
+  size?: (typeof SIZES)['full'];
 }
 
 interface Phase {
@@ -120,7 +122,7 @@ async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: 
 }
 
 export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
-  const size = ctx.quick ? SIZES.quick : SIZES.full;
+  const size = ctx.size ?? (ctx.quick ? SIZES.quick : SIZES.full);
   headers = { 'content-type': 'application/json', ...ctx.headers };
   const http = new Pool(ctx.serviceUrl, { connections: WORKERS, pipelining: 1, keepAliveTimeout: 60_000 });
   try {

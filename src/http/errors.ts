@@ -3,6 +3,7 @@
 // Only 5xx are logged, with the stack; responses never carry a stack.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { QUERY_DEADLINE_ERROR } from '../db/pool.ts';
+import { isPgbossVersionError, reportIfPgbossVersionError } from '../pgboss/version-guard.ts';
 import { type FieldError, HttpError } from './problem.ts';
 
 // PostgreSQL / node-postgres failures that mean "the database is not there or too slow":
@@ -70,6 +71,8 @@ export function toHttpError(err: any): HttpError {
   // aborted upload) is the client's: its 4xx, not a 500.
   if (err?.expose === true && err.status >= 400 && err.status < 500)
     return new HttpError(err.status, 'malformed_body', 'request body could not be read');
+  if (isPgbossVersionError(err))
+    return new HttpError(503, 'pgboss_version_mismatch', 'a newer pg-boss migrated the database; this replica no longer writes');
   if (DB_TIMEOUT_CODES.has(err?.code)) return new HttpError(503, 'database_timeout', 'the database did not answer in time');
   if (DB_CONFLICT_CODES.has(err?.code)) return new HttpError(503, 'database_conflict', 'the request collided with another; send it again');
   if (isDbUnavailable(err)) return new HttpError(503, 'database_unavailable', 'the database is unavailable');
@@ -80,6 +83,7 @@ export function toHttpError(err: any): HttpError {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const problem = toHttpError(err);
+  reportIfPgbossVersionError(err);
   if (problem.status >= 500) req.log?.error({ err }, 'request failed');
   if (res.headersSent) return;
   if (problem.status === 503) res.setHeader('Retry-After', '1');

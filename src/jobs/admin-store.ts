@@ -2,13 +2,14 @@
 // which revokes its lease: the attempt is closed, so the worker's later calls with
 // that token match nothing and get 409. Our row decides: the pg-boss row is set to
 // the matching state whatever it was (so these also repair a row pg-boss's backstop
-// moved); the assert only insists that it exists.
+// or its API moved), and a row deleted through pg-boss's API is recreated in that
+// state, so neither answers 500 whatever was done to the row outside the service.
 //
 // Each statement takes many ids (the single endpoints pass one, bulk actions up to
 // BULK_CHUNK_MAX) and the statuses the caller accepts; rows are locked in id order,
 // and an id whose job is gone, out of scope or in another status is left alone.
 import type { Queryable } from '../db/pool.ts';
-import { bossFollow, bothStoresMoved } from '../pgboss/mirror.ts';
+import { bossFollow, bossRecreate, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
 const RETRY = `
@@ -33,8 +34,10 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'revoked'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (${bossFollow('j', { fenced: false })})
-SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'retry')}`;
+b AS (${bossFollow('j', { fenced: false })}),
+c AS (${bossRecreate('j')}),
+moved AS (SELECT id FROM b UNION ALL SELECT id FROM c)
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('moved', 'j', 'retry')}`;
 
 export const RETRYABLE_STATUSES = ['failed', 'running'];
 export const CANCELLABLE_STATUSES = ['pending', 'running'];
@@ -79,8 +82,10 @@ a AS (
   UPDATE job_attempts t SET finished_at = now(), outcome = 'cancelled'
   FROM j WHERE j.old_status = 'running' AND t.job_id = j.id AND t.outcome IS NULL
 ),
-b AS (${bossFollow('j', { fenced: false })})
-SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('b', 'j', 'cancel')}`;
+b AS (${bossFollow('j', { fenced: false })}),
+c AS (${bossRecreate('j')}),
+moved AS (SELECT id FROM b UNION ALL SELECT id FROM c)
+SELECT ${JOB_COLUMNS} FROM j WHERE ${bothStoresMoved('moved', 'j', 'cancel')}`;
 
 /** Cancels the jobs among `ids` in one of `statuses` (within the cancellable ones); returns those changed. */
 export async function cancelJobs(db: Queryable, ids: string[], p: { owners?: string[]; statuses?: string[] }): Promise<JobRow[]> {

@@ -133,8 +133,21 @@ export class JobCreator {
     }
     const jobs = bodies.map((b) => toNewJob(b, traceparent ?? null));
     await this.d.queues.ensure(jobs);
-    const results = await createJobs(this.d.pool, jobs);
+    const results = await createJobs(this.d.pool, jobs).catch(async (err) => {
+      if (!isQueueDropped(err)) throw err;
+      // Another replica dropped an idle queue this replica still knew (src/retention/idle-queues.ts):
+      // nothing was written; create the queues again and repeat the statement once.
+      this.d.queues.forgetAll();
+      await this.d.queues.ensure(jobs);
+      return createJobs(this.d.pool, jobs);
+    });
     this.d.events.created(results.filter((r) => r.created).map((r) => r.job));
     return results;
   }
+}
+
+/** pg-boss's job → queue foreign key failed: the job's queue was dropped meanwhile. */
+function isQueueDropped(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e?.code === '23503' && e.constraint === 'q_fkey';
 }

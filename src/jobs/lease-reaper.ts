@@ -6,7 +6,7 @@
 // its API, its dashboard) is adopted by the leader's adoption pass (adoption.ts),
 // on its own schedule, so a slow or failing adoption never holds up the reaper.
 import type { Queryable } from '../db/pool.ts';
-import { bossFollow } from '../pgboss/mirror.ts';
+import { bossFollow, bossSchemaIsSupported } from '../pgboss/mirror.ts';
 import type { JobEvents } from './events.ts';
 import { willRetry } from './settle-store.ts';
 
@@ -15,10 +15,15 @@ export const LEASE_EXPIRED_ERROR = { category: 'lease_expired', message: 'the le
 // The pg-boss row follows unfenced: our row decides, whatever pg-boss did meanwhile
 // (its backstop expiry may have moved it), and no assert, so a drifted row is repaired
 // rather than blocking the reaper.
+//
+// Expired leases are found through the open attempt's lease (job_attempts keeps it
+// equal to the job's at claim and heartbeat; job_attempts_open_lease_idx, migration
+// 008): `jobs` has no index on a lease field, so heartbeats there are HOT updates.
 const REAP = `
 WITH expired AS (
-  SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at <= now()
-  ORDER BY lease_expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED
+  SELECT jobs.id FROM job_attempts t JOIN jobs ON jobs.id = t.job_id AND jobs.lease_token = t.lease_token
+  WHERE t.outcome IS NULL AND t.lease_expires_at <= now() AND jobs.status = 'running' AND jobs.lease_expires_at <= now()
+  ORDER BY t.lease_expires_at LIMIT $1::int FOR UPDATE OF jobs SKIP LOCKED
 ),
 j AS (
   UPDATE jobs SET
@@ -34,7 +39,7 @@ a AS (
   FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token
 ),
 b AS (${bossFollow('j', { fenced: false, output: '$2::jsonb' })})
-SELECT task_type, model_profile, status FROM j`;
+SELECT task_type, model_profile, status FROM j WHERE ${bossSchemaIsSupported()}`;
 
 export interface ReapedJob {
   task_type: string;

@@ -36,24 +36,64 @@ export interface ListFilter {
 }
 
 // Filter columns are fixed names; only values are parameters.
+//
+// Each documented filter has an index ending in `id DESC` (migration 008). Left alone,
+// the planner answers `ORDER BY id DESC LIMIT n` by walking the primary key backwards
+// and filtering, assuming matching rows are spread evenly over ids; when they are not
+// (pending jobs older than the rest, a queue that stopped), that reads most of the
+// table. So the lead filter (the first of error_category, task_type +
+// model_profile, owner_service, status that is given; none when owner_ref, whose
+// matches are few, is given) is written as `= ANY(ARRAY[$n])`,
+// which the planner does not fold into a constant, and the page is ordered by that
+// index's columns: only that index yields the order without a sort. With one value per
+// leading column the order is id DESC.
 export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> {
   const where: string[] = [];
   const values: unknown[] = [];
+  let order = 'id DESC';
   const add = (sql: string, value: unknown) => {
     values.push(value);
     where.push(sql.replace('?', `$${values.length}`));
   };
-  if (f.owner_service) add('owner_service = ANY(?::text[])', f.owner_service);
+  const lead =
+    f.owner_ref !== undefined
+      ? undefined
+      : f.error_category
+        ? 'category'
+        : f.task_type && f.model_profile
+          ? 'queue'
+          : f.owner_service?.length === 1
+            ? 'owner'
+            : f.status
+              ? 'status'
+              : undefined;
+  const leadBy = (column: string, value: string) => add(`${column} = ANY(ARRAY[?::text])`, value);
+  if (lead === 'owner') leadBy('owner_service', f.owner_service![0]);
+  else if (f.owner_service) add('owner_service = ANY(?::text[])', f.owner_service);
   if (f.owner_ref !== undefined) add('owner_ref = ?::text', f.owner_ref);
-  if (f.task_type) add('task_type = ?::text', f.task_type);
-  if (f.model_profile) add('model_profile = ?::text', f.model_profile);
-  if (f.status) add('status = ?::text', f.status);
-  if (f.error_category) add(`error ->> 'category' = ?::text`, f.error_category);
+  if (lead === 'queue') {
+    leadBy('task_type', f.task_type!);
+    leadBy('model_profile', f.model_profile!);
+  } else {
+    if (f.task_type) add('task_type = ?::text', f.task_type);
+    if (f.model_profile) add('model_profile = ?::text', f.model_profile);
+  }
+  if (lead === 'status') leadBy('status', f.status!);
+  else if (f.status) add('status = ?::text', f.status);
+  // `error IS NOT NULL` is the partial index's predicate, stated so the planner need not prove it
+  if (lead === 'category') {
+    leadBy(`(error ->> 'category')`, f.error_category!);
+    where.push('error IS NOT NULL');
+  } else if (f.error_category) add(`error ->> 'category' = ?::text`, f.error_category);
   if (f.before_id) add('id < ?::uuid', f.before_id);
+  if (lead === 'queue') order = 'task_type, model_profile, id DESC';
+  if (lead === 'owner') order = 'owner_service, id DESC';
+  if (lead === 'status') order = 'status, id DESC';
+  if (lead === 'category') order = `(error ->> 'category'), id DESC`;
   values.push(f.limit);
   const { rows } = await db.query(
     `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY id DESC LIMIT $${values.length}`,
+     ORDER BY ${order} LIMIT $${values.length}`,
     values,
   );
   return rows;

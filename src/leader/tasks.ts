@@ -5,6 +5,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
+import { dropIdleQueues } from '../retention/idle-queues.ts';
 import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
 import { reapLeases } from '../jobs/lease-reaper.ts';
@@ -76,6 +77,11 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
         const r = await d.purger.run({ shouldContinue: d.keepGoing });
         if (r.total) d.logger.info({ purged: r.total, batches: r.batches, ms: Math.round(r.durationMs), done: r.done }, 'retention purge');
         if (r.drift) d.logger.warn({ drift: r.drift }, 'retention purge: jobs rows without a pg-boss row were deleted');
+        const idleMs = d.config.retention.queueIdleDropMs;
+        if (idleMs > 0 && d.keepGoing()) {
+          const dropped = await dropIdleQueues(d.pool, idleMs);
+          if (dropped.length) d.logger.info({ queues: dropped }, 'dropped queues that held no job for QUEUE_IDLE_DROP');
+        }
       },
     },
     { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => d.getBoss()?.supervise() },

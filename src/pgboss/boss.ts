@@ -17,10 +17,10 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.ts';
 import { unavailable } from '../http/problem.ts';
-import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA } from './mirror.ts';
+import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA, SUPPORTED_PGBOSS } from './mirror.ts';
 
 // Re-exported for the benchmark seeders, which import them from here.
-export { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA };
+export { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA, SUPPORTED_PGBOSS };
 // retention_seconds is an int column; ~63 years keeps it valid and irrelevant.
 const RETENTION_SECONDS = 2_000_000_000;
 
@@ -37,13 +37,6 @@ export interface BossOptions {
    */
   connectTimeoutMs?: number;
 }
-
-/**
- * The pg-boss release (and its schema version) our SQL on pgboss.job was written and
- * tested against. Any other release may change those tables: upgrade it deliberately
- * (see src/pgboss/README.md), never by a lock-file refresh.
- */
-export const SUPPORTED_PGBOSS = { version: '12.35.0', schema: 43 };
 
 export class PgbossVersionError extends Error {}
 
@@ -133,6 +126,11 @@ export class QueueRegistry {
   constructor(getBoss: () => PgBoss | undefined, db: Queryable) {
     this.getBoss = getBoss;
     this.db = db;
+  }
+
+  /** Forgets every queue: the next ensure() creates them again (another replica may have dropped one). */
+  forgetAll(): void {
+    this.known.clear();
   }
 
   async ensure(pairs: Iterable<{ task_type: string; model_profile: string }>): Promise<void> {

@@ -14,6 +14,15 @@
 export const PGBOSS_SCHEMA = 'pgboss';
 /** The pg-boss job table, schema-qualified. */
 export const BOSS_JOB = `${PGBOSS_SCHEMA}.job`;
+/**
+ * The pg-boss release (and its schema version) our SQL on pgboss.job was written and
+ * tested against. Any other release may change those tables: upgrade it deliberately
+ * (see src/pgboss/README.md), never by a lock-file refresh.
+ */
+export const SUPPORTED_PGBOSS = { version: '12.35.0', schema: 43 };
+/** SQLSTATE raised when the database's pg-boss schema is not SUPPORTED_PGBOSS.schema (migration 008). */
+export const PGBOSS_VERSION_SQLSTATE = 'AIV01';
+
 /** pg-boss's expiry, counted from started_on: the maximum, a backstop far beyond any lease. */
 export const BACKSTOP_EXPIRE_SECONDS = 86_400;
 
@@ -63,11 +72,18 @@ export function bossHoldsAttempt(j: string): string {
 
 /**
  * SQL (a WHERE term of a statement's final SELECT): aborts the whole statement
- * unless the pg-boss CTE changed exactly as many rows as the jobs CTE did. Both
- * CTEs must RETURN one row per changed row.
+ * unless the pg-boss CTE changed exactly as many rows as the jobs CTE did, and
+ * unless the database's pg-boss schema is still the one this code writes (a newer
+ * replica may have migrated it: SQLSTATE PGBOSS_VERSION_SQLSTATE). Both CTEs must
+ * RETURN one row per changed row. Each term is an uncorrelated subquery, run once.
  */
 export function bothStoresMoved(bossCte: string, jobsCte: string, what: string): string {
-  return `ai_assert((SELECT count(*) FROM ${bossCte}) = (SELECT count(*) FROM ${jobsCte}), 'pg-boss rows did not follow jobs: ${what}')`;
+  return `${bossSchemaIsSupported()} AND ai_assert((SELECT count(*) FROM ${bossCte}) = (SELECT count(*) FROM ${jobsCte}), 'pg-boss rows did not follow jobs: ${what}')`;
+}
+
+/** SQL (a boolean term): true, or raises SQLSTATE PGBOSS_VERSION_SQLSTATE naming both versions. */
+export function bossSchemaIsSupported(): string {
+  return `(SELECT ai_pgboss_schema_is(${SUPPORTED_PGBOSS.schema}, '${SUPPORTED_PGBOSS.version}'))`;
 }
 
 /** The pg-boss row written for a new job: the columns pg-boss's own insert() sets for a standard queue. */
@@ -206,6 +222,25 @@ export function bossFollow(j: string, o: FollowOptions): string {
     retry_limit = ${j}.max_attempts - 1${o.output ? `,\n    output = ${o.output}` : ''}
   FROM ${j} WHERE ${o.fenced ? bossFence('p', j, o.heldAttempt) : bossRowOf('p', j)}
   RETURNING p.id`;
+}
+
+/**
+ * SQL (a CTE body): recreates the pg-boss rows of the jobs in `j` that have none
+ * (deleted through pg-boss's API and not yet adopted), in the state of the job's
+ * new status; returns their ids. Runs beside bossFollow in one statement: both read
+ * the statement's snapshot, so each job is either updated there or inserted here.
+ * `j` must carry the columns of `jobs` (RETURNING jobs.*).
+ */
+export function bossRecreate(j: string): string {
+  return `INSERT INTO ${BOSS_JOB} (${BOSS_INSERT_COLUMNS.join(', ')}, retry_count, completed_on)
+  SELECT ${j}.id, ${j}.queue, jsonb_build_object('owner_service', ${j}.owner_service, 'owner_ref', ${j}.owner_ref), ${j}.priority,
+         CASE WHEN ${j}.status = 'pending' AND ${j}.attempts = 0 THEN 'created'::${PGBOSS_SCHEMA}.job_state
+              ELSE ${bossStateOf(`${j}.status`)} END,
+         ${j}.max_attempts - 1, ${BACKSTOP_EXPIRE_SECONDS}, 0, 'infinity', ${j}.run_after, ${j}.created_at, 'standard',
+         GREATEST(${j}.attempts - 1, 0), CASE WHEN ${j}.status = 'pending' THEN NULL ELSE now() END
+  FROM ${j} WHERE NOT EXISTS (SELECT 1 FROM ${BOSS_JOB} p WHERE ${bossRowOf('p', j)})
+  ON CONFLICT DO NOTHING
+  RETURNING id`;
 }
 
 /** SQL (a CTE body): deletes the pg-boss rows of the jobs in `j` (retention purge). */

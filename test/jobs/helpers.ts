@@ -31,8 +31,12 @@ export async function attemptRows(sql: pg.Pool, id: string) {
 
 /** Moves a running job's lease end into the past (the reaper has not seen it yet). */
 export async function expireLease(sql: pg.Pool, id: string): Promise<void> {
+  // The job's lease and its open attempt's move together, as claim and heartbeat keep them
+  // (the reaper finds expired leases through the attempt).
   const { rowCount } = await sql.query(
-    `UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid AND status = 'running'`,
+    `WITH j AS (UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid AND status = 'running'
+                RETURNING id, lease_token, lease_expires_at)
+     UPDATE job_attempts t SET lease_expires_at = j.lease_expires_at FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token`,
     [id],
   );
   expect(rowCount, 'job was not running').to.equal(1);

@@ -16,6 +16,7 @@ import { seedJobs } from '../support/seed.ts';
 
 const PENDING = 100_000;
 const FINISHED = 50_000;
+const FAILED = 20_000;
 const TASKS = ['t0', 't1', 't2', 't3'];
 const PROFILES = ['p0', 'p1', 'p2', 'p3', 'p4']; // 4 × 5 = 20 queues
 
@@ -25,6 +26,8 @@ interface PlanNode {
   'Index Name'?: string;
   'Actual Rows': number;
   'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
   Plans?: PlanNode[];
 }
 
@@ -56,6 +59,14 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     await seedJobs(t.sql, { queues, count: PENDING - 20, status: 'pending', priorities: 3, deferred: 10 });
     // and finished jobs with their attempts, as a table in use has them
     await seedJobs(t.sql, { queues, count: FINISHED, status: 'completed' });
+    // failed jobs of two owners over five error categories, for the list filters
+    await seedJobs(t.sql, {
+      queues,
+      count: FAILED,
+      status: 'failed',
+      owner_services: ['billing', 'support'],
+      error_categories: ['provider_error', 'timeout', 'invalid_input', 'rate_limited', 'internal'],
+    });
     await t.sql.query('ANALYZE jobs; ANALYZE job_attempts; ANALYZE pgboss.job');
     await expectConsistent(t.sql);
     const [c] = (await api.claim({ worker_id: 'w', model_profiles: ['p0'], lease_seconds: 600 })).jobs;
@@ -140,6 +151,35 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     const byRef = await plan((db) => listJobs(db, { owner_ref: 'seed/77', limit: 51 }));
     expect(byRef.some((n) => n['Index Name'] === 'jobs_owner_ref_idx')).to.equal(true);
   });
+
+  // Rows of `jobs` a plan touched: returned by its scans plus those its filters threw away.
+  const jobsRowsRead = (all: PlanNode[]) =>
+    all
+      .filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'].includes('Scan'))
+      .reduce(
+        (sum, n) =>
+          sum + (n['Actual Rows'] + (n['Rows Removed by Filter'] ?? 0) + (n['Rows Removed by Index Recheck'] ?? 0)) * n['Actual Loops'],
+        0,
+      );
+
+  const PAGE = 51;
+  const filters: [string, Omit<Parameters<typeof listJobs>[1], 'limit'>][] = [
+    ['owner_service', { owner_service: ['billing'] }],
+    ['task_type + model_profile', { task_type: 't1', model_profile: 'p2' }],
+    ['status', { status: 'failed' }],
+    ['status pending', { status: 'pending' }],
+    ['error_category', { error_category: 'timeout' }],
+  ];
+  for (const [name, filter] of filters) {
+    it(`a GET /jobs page filtered by ${name} reads about one page of rows, first page and next`, async () => {
+      const first = await plan((db) => listJobs(db, { ...filter, limit: PAGE }));
+      expectNoSeqScan(first);
+      expect(jobsRowsRead(first)).to.be.at.most(PAGE * 2);
+      const { rows } = await t.sql.query(`SELECT id FROM jobs ORDER BY id DESC OFFSET 5000 LIMIT 1`);
+      const next = await plan((db) => listJobs(db, { ...filter, limit: PAGE, before_id: rows[0].id }));
+      expect(jobsRowsRead(next)).to.be.at.most(PAGE * 2);
+    });
+  }
 
   it('the lease reaper reads only expired leases', async () => {
     const all = await plan((db) => reapExpiredLeases(db));

@@ -16,7 +16,8 @@ export async function ageJobs(sql: pg.Pool, ids: string[], days: number): Promis
     [ids, days],
   );
   await sql.query(
-    `UPDATE job_attempts SET claimed_at = claimed_at - ${shift}, finished_at = finished_at - ${shift}
+    `UPDATE job_attempts SET claimed_at = claimed_at - ${shift}, finished_at = finished_at - ${shift},
+       lease_expires_at = lease_expires_at - ${shift}
      WHERE job_id = ANY($1::uuid[])`,
     [ids, days],
   );

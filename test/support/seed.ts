@@ -15,11 +15,13 @@ const CHUNK_ROWS = 100_000;
 /** Share of each status in 100; the rest of 100 is 'completed'. */
 export interface StatusMix {
   pending?: number;
+  /** Claimed once by `seed-worker`, holding a lease that ends a day from now. */
+  running?: number;
   failed?: number;
   cancelled?: number;
 }
 
-export type SeedStatus = 'pending' | 'completed' | 'failed' | 'cancelled';
+export type SeedStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface SeedOptions {
   queues: { task_type: string; model_profile: string }[];
@@ -35,16 +37,23 @@ export interface SeedOptions {
   /** Share in 100 of pending rows that are deferred: run_after an hour ahead. */
   deferred?: number;
   owner_service?: string;
+  /** Owners picked by a hash of the row number (instead of the one owner_service). */
+  owner_services?: string[];
+  /** Error categories of failed rows, cycling with the row number (default provider_error). */
+  error_categories?: string[];
   input?: Record<string, unknown>;
 }
 
 const RESULT = { content: 'The caller asked about a refund.', tokens: 42 };
-const ERROR = { category: 'provider_error', message: 'upstream 500' };
+const ERROR_CATEGORIES = ['provider_error'];
+/** A seeded lease ends this far ahead, so no reaper acts on seeded running jobs during a long seed. */
+const SEED_LEASE_SECONDS = 86_400;
 
 // $1 task types, $2 model profiles (parallel arrays, rows round-robin over them),
 // $3 first row, $4 last row, $5 total rows, $6 spacing ms, $7 age s, $8..$10 mix
-// (pending, failed, cancelled), $11 owner_service, $12 input, $13 result, $14 error,
-// $15 priorities, $16 deferred share.
+// (pending, failed, cancelled), $11 owner services, $12 input, $13 result, $14 error
+// categories, $15 priorities, $16 deferred share, $17 running share.
+// Mix buckets in order: pending, running, failed, cancelled, completed.
 const SEED = `
 WITH src AS (
   SELECT g, ($1::text[])[1 + g % cardinality($1::text[])] AS task_type,
@@ -56,30 +65,34 @@ WITH src AS (
 ),
 picked AS (
   SELECT *, CASE WHEN bucket < $8::int THEN 'pending'
-                 WHEN bucket < $8::int + $9::int THEN 'failed'
-                 WHEN bucket < $8::int + $9::int + $10::int THEN 'cancelled'
-                 ELSE 'completed' END AS status
+                 WHEN bucket < $8::int + $17::int THEN 'running'
+                 WHEN bucket < $8::int + $17::int + $9::int THEN 'failed'
+                 WHEN bucket < $8::int + $17::int + $9::int + $10::int THEN 'cancelled'
+                 ELSE 'completed' END AS status,
+         ($11::text[])[1 + ((hashint4(g + 7)::bigint % 1000000) + 1000000) % cardinality($11::text[])] AS owner_service,
+         jsonb_build_object('category', ($14::text[])[1 + g % cardinality($14::text[])], 'message', 'upstream 500') AS err
   FROM src
 ),
 rows AS (
-  SELECT uuidv7(at - now() - CASE WHEN status = 'pending' THEN interval '0' ELSE interval '1 s' END) AS id, *,
-         CASE WHEN status = 'pending' THEN at ELSE at - interval '1 s' END AS created_at,
-         status IN ('completed', 'failed') AS ran
+  SELECT uuidv7(at - now() - CASE WHEN status IN ('pending', 'running') THEN interval '0' ELSE interval '1 s' END) AS id, *,
+         CASE WHEN status IN ('pending', 'running') THEN at ELSE at - interval '1 s' END AS created_at,
+         status IN ('completed', 'failed', 'running') AS ran
   FROM picked
 ),
 j AS (
   INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input, result, error,
-                    error_at, attempts, request_hash, worker_id, lease_token, lease_seconds, run_after,
+                    error_at, attempts, request_hash, worker_id, lease_token, lease_seconds, lease_expires_at, run_after,
                     created_at, updated_at, started_at, finished_at)
-  SELECT id, $11::text, 'seed/' || g, task_type, model_profile, status, g % $15::int, $12::jsonb,
+  SELECT id, owner_service, 'seed/' || g, task_type, model_profile, status, g % $15::int, $12::jsonb,
          CASE WHEN status = 'completed' THEN $13::jsonb END,
-         CASE WHEN status = 'failed' THEN $14::jsonb END,
+         CASE WHEN status = 'failed' THEN err END,
          CASE WHEN status = 'failed' THEN at END,
          CASE WHEN ran THEN 1 ELSE 0 END, md5(id::text),
          CASE WHEN ran THEN 'seed-worker' END, CASE WHEN ran THEN gen_random_uuid() END, CASE WHEN ran THEN 300 END,
+         CASE WHEN status = 'running' THEN now() + make_interval(secs => ${SEED_LEASE_SECONDS}) END,
          CASE WHEN status = 'pending' AND deferred THEN now() + interval '1 hour' ELSE created_at END, created_at, at,
          CASE WHEN ran THEN created_at END,
-         CASE WHEN status <> 'pending' THEN at END
+         CASE WHEN status NOT IN ('pending', 'running') THEN at END
   FROM rows
   RETURNING *
 ),
@@ -88,8 +101,8 @@ b AS (${insertBossRows('j')})
 SELECT count(*)::int AS n FROM b`;
 
 function mixOf(status: SeedOptions['status']): Required<StatusMix> {
-  if (typeof status !== 'string') return { pending: 0, failed: 0, cancelled: 0, ...status };
-  const one = { pending: 0, failed: 0, cancelled: 0 };
+  if (typeof status !== 'string') return { pending: 0, running: 0, failed: 0, cancelled: 0, ...status };
+  const one = { pending: 0, running: 0, failed: 0, cancelled: 0 };
   if (status !== 'completed') one[status] = 100;
   return one;
 }
@@ -112,12 +125,13 @@ export async function seedJobs(db: Queryable, o: SeedOptions): Promise<number> {
       mix.pending,
       mix.failed,
       mix.cancelled,
-      o.owner_service ?? 'seed',
+      o.owner_services ?? [o.owner_service ?? 'seed'],
       JSON.stringify(input),
       JSON.stringify(RESULT),
-      JSON.stringify(ERROR),
+      o.error_categories ?? ERROR_CATEGORIES,
       o.priorities ?? 1,
       o.deferred ?? 0,
+      mix.running,
     ]);
     written += rows[0].n;
   }

@@ -14,9 +14,7 @@ ALTER TABLE jobs
 CREATE INDEX jobs_start_before_idx ON jobs (start_before)
   WHERE status = 'pending' AND start_before IS NOT NULL;
 
--- Bulk recovery filters failed jobs by error category.
-CREATE INDEX jobs_failed_category_idx ON jobs ((error ->> 'category'), id)
-  WHERE status = 'failed';
+-- Bulk recovery filters failed jobs by error category: jobs_error_category_idx (008).
 
 -- A deferred attempt appears in the attempt history with its own outcome.
 ALTER TABLE job_attempts DROP CONSTRAINT job_attempts_outcome_check;

@@ -1,0 +1,245 @@
+// Scenario 10 (opt-in): the service holding `--scale-jobs` jobs (default 1,000,000;
+// the issue's figure is 10,000,000) over 100 queues and 20 owner services: 10%
+// pending (half of them delayed an hour), 0.5% running, the rest finished (90%
+// completed, 6% failed over 5 error categories, 4% cancelled), seeded in both stores
+// with the service's own row shapes (test/support/seed.ts). Measured over HTTP:
+// claim, long-poll wake-up, /stats, GET /jobs per documented filter; in SQL: the
+// reaper's tick with every running lease alive, the table and index cost of
+// heartbeats (HOT updates), the disk used per million jobs; then the purge scenario
+// (scenario 9's code) at a tenth of the scale on top. Not in the default run nor in
+// --quick: seeding 10 M jobs takes many minutes.
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import { PgBoss } from 'pg-boss';
+import { Pool } from 'undici';
+import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
+import { heartbeat } from '../../src/jobs/settle-store.ts';
+import { seedJobs } from '../../test/support/seed.ts';
+import type { QueueRef } from './driver.ts';
+import { INPUT } from './driver.ts';
+import { BENCH_TOKENS } from './env.ts';
+import { pMs, runLoops, sample } from './load.ts';
+import { purgeScenario } from './purge-scenario.ts';
+import type { Context, Metric } from './scenario.ts';
+import { vacuumAnalyze } from './tables.ts';
+
+export const SCENARIO = 10;
+const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
+const PROFILES = 20; // x 5 task types = 100 queues
+const OWNERS = Array.from({ length: 20 }, (_, i) => `owner-${String(i).padStart(2, '0')}`);
+const ERROR_CATEGORIES = ['provider_error', 'timeout', 'invalid_input', 'rate_limited', 'internal'];
+const MIX = { pending: 10, running: 0.5, failed: 5.4, cancelled: 3.6 }; // of 100; completed the rest
+const SAMPLES = { full: 200, quick: 10 };
+const SAMPLE_MS = 15_000;
+const HEARTBEAT_LOOPS = 8;
+const MIB = 1024 * 1024;
+const ADMIN = { authorization: `Bearer ${BENCH_TOKENS.admin}`, 'content-type': 'application/json' };
+
+export interface ScaleOptions {
+  jobs: number;
+  heartbeats: number;
+}
+
+const queues: QueueRef[] = Array.from({ length: PROFILES }, (_, p) =>
+  TASK_TYPES.map((task_type) => ({ task_type, model_profile: `scale-p${String(p).padStart(2, '0')}` })),
+).flat();
+
+/** seedJobs takes whole percentages: seed the half-percent of running jobs as a whole share of a twice-as-small slice. */
+async function seed(ctx: Context, n: number): Promise<void> {
+  const t0 = performance.now();
+  const common = { queues, owner_services: OWNERS, error_categories: ERROR_CATEGORIES, input: INPUT, spacingMs: 0.1 };
+  const running = Math.round((n * MIX.running) / 100);
+  const pending = Math.round((n * MIX.pending) / 100);
+  const rest = n - running - pending;
+  ctx.log(`  seeding ${n} jobs: ${pending} pending (half delayed), ${running} running, ${rest} finished`);
+  await seedJobs(ctx.serviceSql, { ...common, count: running, status: 'running' });
+  await seedJobs(ctx.serviceSql, { ...common, count: pending, status: 'pending', deferred: 50 });
+  const f = 100 - MIX.pending - MIX.running;
+  await seedJobs(ctx.serviceSql, {
+    ...common,
+    count: rest,
+    status: { failed: Math.round((MIX.failed / f) * 100), cancelled: Math.round((MIX.cancelled / f) * 100) },
+    ageSeconds: 60,
+  });
+  ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s; VACUUM ANALYZE`);
+  await vacuumAnalyze(ctx.serviceSql);
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function getJson(http: Pool, path: string): Promise<any> {
+  const res = await http.request({ method: 'GET', path, headers: ADMIN });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`GET ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+async function diskBytes(sql: pg.Pool): Promise<number> {
+  const { rows } = await sql.query(`
+    SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND ((n.nspname = 'public' AND c.relname IN ('jobs', 'job_attempts', 'webhook_deliveries'))
+       OR (n.nspname = 'pgboss' AND c.relname LIKE 'job%'))`);
+  return Number(rows[0].bytes);
+}
+
+/** `count` heartbeats (the service's own statement) over the running jobs; n_tup_hot_upd and index sizes of `jobs` around them. */
+async function heartbeats(ctx: Context, count: number): Promise<Metric[]> {
+  const { rows: leases } = await ctx.serviceSql.query(
+    `SELECT id, lease_token FROM jobs WHERE status = 'running' AND worker_id = 'seed-worker'`,
+  );
+  if (!leases.length || !count) return [];
+  const stat = async () =>
+    (
+      await ctx.serviceSql.query(`SELECT n_tup_upd::bigint AS upd, n_tup_hot_upd::bigint AS hot,
+        pg_indexes_size('jobs')::bigint AS idx, pg_relation_size('jobs')::bigint AS heap
+        FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass`)
+    ).rows[0];
+  const before = await stat();
+  let next = 0;
+  const r = await runLoops({ concurrency: HEARTBEAT_LOOPS, durationMs: Number.POSITIVE_INFINITY }, async () => {
+    const i = next++;
+    if (i >= count) return null;
+    const l = leases[i % leases.length];
+    const out = await heartbeat(ctx.serviceSql, l.id, l.lease_token, 86_400);
+    if (out.outcome !== 'extended') throw new Error(`heartbeat: ${out.outcome}`);
+    return 1;
+  });
+  await ctx.serviceSql.query(`SELECT pg_stat_force_next_flush()`);
+  const after = await stat();
+  const upd = Number(after.upd) - Number(before.upd);
+  const hot = Number(after.hot) - Number(before.hot);
+  const note = `${r.units} heartbeats in ${(r.elapsedMs / 1000).toFixed(0)} s over ${leases.length} running jobs; jobs heap ${(Number(before.heap) / MIB).toFixed(0)} → ${(Number(after.heap) / MIB).toFixed(0)} MiB`;
+  return [
+    {
+      scenario: SCENARIO,
+      name: 'heartbeats that were HOT updates of jobs',
+      unit: '%',
+      value: (100 * hot) / Math.max(1, upd),
+      baseline: null,
+      note,
+    },
+    {
+      scenario: SCENARIO,
+      name: 'jobs index size growth over the heartbeats',
+      unit: 'MiB',
+      value: (Number(after.idx) - Number(before.idx)) / MIB,
+      baseline: null,
+      note: `all jobs indexes: ${(Number(before.idx) / MIB).toFixed(0)} → ${(Number(after.idx) / MIB).toFixed(0)} MiB`,
+    },
+  ];
+}
+
+/**
+ * One pass of pg-boss's maintenance as the leader runs it every minute (leader/tasks.ts),
+ * after forcing every queue due: its stats refresh counts the rows of each queue.
+ */
+async function supervisePass(ctx: Context): Promise<number> {
+  const connectionString = (ctx.serviceSql as unknown as { options: { connectionString: string } }).options.connectionString;
+  const boss = new PgBoss({ connectionString, migrate: false, supervise: false, schedule: false });
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL`);
+    await ctx.serviceSql.query(`UPDATE pgboss.version SET monitor_backoff_on = NULL`);
+    return await timed(() => boss.supervise());
+  } finally {
+    await boss.stop({ graceful: false });
+  }
+}
+
+export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metric[]> {
+  const m = (name: string, unit: string, value: number, target?: Metric['target'], note?: string): Metric => ({
+    scenario: SCENARIO,
+    name,
+    unit,
+    value,
+    baseline: null,
+    ...(target ? { target } : {}),
+    ...(note ? { note } : {}),
+  });
+  await ctx.warmQueues(queues);
+  const before = await diskBytes(ctx.serviceSql);
+  await seed(ctx, o.jobs);
+  const perMillion = ((await diskBytes(ctx.serviceSql)) - before) / (o.jobs / 1e6) / MIB;
+  const metrics: Metric[] = [m('disk per million jobs (jobs, attempts, pgboss.job, with indexes)', 'MiB', perMillion)];
+
+  const http = new Pool(ctx.service.url, { connections: 2, pipelining: 1, keepAliveTimeout: 60_000 });
+  const driver = ctx.http(2);
+  const samples = ctx.quick ? SAMPLES.quick : SAMPLES.full;
+  const opts = { samples, durationMs: SAMPLE_MS };
+  try {
+    ctx.log('  claim (1) + complete over one model profile (5 queues)');
+    const claims = await sample(opts, async (i) => {
+      const profile = queues.filter((q) => q.model_profile === queues[(i * 5) % queues.length].model_profile);
+      const t0 = performance.now();
+      const jobs = await driver.claim(profile, 1, i);
+      const ms = performance.now() - t0;
+      if (jobs.length !== 1) throw new Error(`claimed ${jobs.length} jobs from a full backlog`);
+      await driver.complete(jobs);
+      return ms;
+    });
+    metrics.push(m('claim (1) p99', 'ms', pMs(claims, 99), { max: 10 }));
+
+    ctx.log('  long-poll wake-up');
+    const wakeQueue = { task_type: 'bench_wake', model_profile: 'scale-wake' };
+    await ctx.warmQueues([wakeQueue]);
+    const wake = await sample({ samples: Math.ceil(samples / 4), durationMs: SAMPLE_MS }, () => driver.wakeup(wakeQueue));
+    metrics.push(m('long-poll wake-up p99', 'ms', pMs(wake, 99), { max: 50 }));
+
+    ctx.log('  reaper tick, every lease alive');
+    const running = (await ctx.serviceSql.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'running'`)).rows[0].n;
+    const reaper = await sample(opts, () => timed(() => reapExpiredLeases(ctx.serviceSql, 500)));
+    metrics.push(m('reaper tick p99', 'ms', pMs(reaper, 99), { max: 100 }, `${running} running jobs, none expired`));
+
+    ctx.log('  GET /stats');
+    const stats = await sample(opts, () => timed(() => getJson(http, '/api/v1/stats')));
+    metrics.push(m('GET /stats p95', 'ms', pMs(stats, 95), { max: 50 }));
+
+    const filters: Record<string, string> = {
+      owner_service: `owner_service=${OWNERS[7]}`,
+      owner_ref: 'owner_ref=seed%2F4242',
+      'task_type + model_profile': `task_type=summary&model_profile=${queues[13].model_profile}`,
+      'status=failed': 'status=failed',
+      'status=pending': 'status=pending',
+      error_category: 'error_category=timeout',
+      'error_category, following pages': 'error_category=rate_limited',
+    };
+    for (const [name, query] of Object.entries(filters)) {
+      ctx.log(`  GET /jobs?${query}`);
+      let before = '';
+      const h = await sample(opts, async () => {
+        const t0 = performance.now();
+        const page = await getJson(http, `/api/v1/jobs?${query}&limit=50${before}`);
+        const ms = performance.now() - t0;
+        // the second page of each filter, keyset on id, as a client pages
+        before = name.endsWith('following pages') && page.next_cursor ? `&cursor=${encodeURIComponent(page.next_cursor)}` : '';
+        if (!page.jobs.length && !name.startsWith('owner_ref')) throw new Error(`GET /jobs?${query} found nothing`);
+        return ms;
+      });
+      metrics.push(m(`GET /jobs ${name} p95`, 'ms', pMs(h, 95), { max: 50 }));
+    }
+
+    ctx.log("  pg-boss's own maintenance pass (boss.supervise(): queue stats over every row of our queues)");
+    metrics.push(m('pg-boss supervise() pass', 'ms', await supervisePass(ctx), undefined, `${queues.length} queues`));
+
+    ctx.log(`  ${o.heartbeats} heartbeats`);
+    metrics.push(...(await heartbeats(ctx, o.heartbeats)));
+  } finally {
+    await Promise.all([http.close(), driver.close()]);
+  }
+
+  ctx.log('  purge at a tenth of the scale, with 8 workers claiming');
+  const purge = await purgeScenario({
+    serviceUrl: ctx.service.url,
+    sql: ctx.serviceSql,
+    quick: ctx.quick,
+    log: ctx.log,
+    headers: { authorization: `Bearer ${BENCH_TOKENS.admin}` },
+    size: { expired: Math.max(1000, Math.round(o.jobs / 10)), pending: 20_000, phaseMs: 10_000 },
+  });
+  return [...metrics, ...purge.map((p) => ({ ...p, scenario: SCENARIO }))];
+}
