@@ -1,54 +1,159 @@
-// Claiming: one statement picks the best claimable jobs across every queue of the
-// requested model profiles and/or task types, locks them with SKIP LOCKED (so
-// concurrent claimers on any replica never get the same job), starts a new attempt
-// with a fresh lease token, and marks the pg-boss rows active at the matching
-// retry_count, the fence pg-boss itself uses.
-//
-// Order: priority DESC, then id (UUIDv7, so oldest first) across all matching
-// queues. Within a priority level that is FIFO over all queues, so no queue can be
-// starved by another queue's arrivals.
-//
-// Plan: the matching queues come from `job_queues` (a few rows); for each, a LATERAL
-// subquery reads at most `limit` rows of jobs_claim_idx (queue, priority DESC, id) in
-// index order, locking as it goes; the per-queue heads are merged and cut to `limit`.
-// The cost is bounded by queues × limit index entries, never by the number of
-// pending jobs. Rows locked in a queue but cut by the merge are released when the
-// statement commits; a concurrent claimer skips them meanwhile, which costs it order,
-// never correctness.
+// Claiming, in SQL. A claim is a few statements in one transaction (claim.ts runs them):
+//   1. lockCaps + countRunning: the capped policies that may cover the claim are locked
+//      FOR UPDATE in id order, then (in a new snapshot, which sees every claim that held
+//      the lock before) their running jobs are counted, bounded by max_running.
+//   2. readHeads: the heads of each lane (queue, owner_service) the claim matches, at
+//      most `limit` per lane from jobs_lane_idx, cut to `limit` per owner, with each
+//      owner's fair-share pass. Paused lanes and lanes of a full cap are not read.
+//   3. takeFromLanes: takes the counts fair-share.ts allocated per lane, locking with
+//      SKIP LOCKED (concurrent claimers on any replica take the next jobs of a lane,
+//      never the same job), starts a new attempt with a fresh lease token, marks the
+//      pg-boss rows active at the matching retry_count (pg-boss's own fence), and moves
+//      the owners' passes, all in one statement.
+// Cost: lanes × limit index entries for step 2 and the claimed rows for step 3, never
+// the number of pending, delayed or held jobs (jobs_lane_idx leaves delayed jobs out).
 import type { Queryable } from '../db/pool.ts';
+import type { Policy } from '../policies/policy.ts';
 import { BOSS_JOB, bossRowOf, bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-export interface ClaimParams {
-  workerId: string;
+export type ClaimedRow = JobRow & { attempt: number; lease_token: string };
+
+/** One job at the head of a lane, with its owner's pass in the model profile. */
+export interface Head {
+  id: string;
+  priority: number;
+  queue: string;
+  owner_service: string;
+  task_type: string;
+  model_profile: string;
+  /** The owner's pass; null when the owner has never been served in this profile. */
+  pass: number | null;
+  /** The profile's clock (the lowest pass of the owners that last competed); null at first. */
+  clock: number | null;
+}
+
+/** Locks the policies (in id order, so claimers never deadlock); returns their current cap and pause. */
+export async function lockCaps(db: Queryable, ids: number[]): Promise<{ id: number; max_running: number | null; paused: boolean }[]> {
+  const { rows } = await db.query({
+    name: 'claim-lock-caps',
+    text: `SELECT id::int AS id, max_running, paused FROM policies WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    values: [ids],
+  });
+  return rows;
+}
+
+/** Running jobs per capped policy, each count stopping at its max_running. */
+export async function countRunning(db: Queryable, caps: Policy[]): Promise<Map<number, number>> {
+  const { rows } = await db.query({
+    name: 'claim-count-running',
+    text: `SELECT c.id, (SELECT count(*) FROM (
+               SELECT 1 FROM jobs j WHERE j.status = 'running'
+                 AND (c.o IS NULL OR j.owner_service = c.o) AND (c.t IS NULL OR j.task_type = c.t)
+                 AND (c.p IS NULL OR j.model_profile = c.p)
+               LIMIT c.m) s)::int AS running
+           FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[]) AS c (id, o, t, p, m)`,
+    values: [
+      caps.map((c) => c.id),
+      caps.map((c) => c.scope.owner_service ?? null),
+      caps.map((c) => c.scope.task_type ?? null),
+      caps.map((c) => c.scope.model_profile ?? null),
+      caps.map((c) => c.max_running),
+    ],
+  });
+  return new Map(rows.map((r) => [r.id, r.running]));
+}
+
+export interface HeadsParams {
   modelProfiles?: string[];
   taskTypes?: string[];
   limit: number;
-  leaseSeconds: number;
+  /** Scopes whose lanes are not read: paused policies and caps already full. */
+  excluded: Policy['scope'][];
 }
 
-export type ClaimedRow = JobRow & { attempt: number; lease_token: string };
-
-const CLAIM = `
-WITH queues AS (
-  SELECT name FROM job_queues
-  WHERE ($1::text[] IS NULL OR model_profile = ANY($1::text[]))
-    AND ($2::text[] IS NULL OR task_type = ANY($2::text[]))
+const HEADS = `
+WITH lanes AS (
+  SELECT l.queue, l.owner_service, l.task_type, l.model_profile FROM job_lanes l
+  WHERE ($1::text[] IS NULL OR l.model_profile = ANY($1::text[]))
+    AND ($2::text[] IS NULL OR l.task_type = ANY($2::text[]))
+    AND NOT EXISTS (
+      SELECT 1 FROM unnest($3::text[], $4::text[], $5::text[]) AS x (o, t, p)
+      WHERE (x.o IS NULL OR x.o = l.owner_service) AND (x.t IS NULL OR x.t = l.task_type)
+        AND (x.p IS NULL OR x.p = l.model_profile))
 ),
-picked AS (
-  SELECT h.id, h.priority FROM queues q CROSS JOIN LATERAL (
+heads AS (
+  SELECT l.queue, l.owner_service, l.task_type, l.model_profile, h.id, h.priority,
+         row_number() OVER (PARTITION BY l.model_profile, l.owner_service ORDER BY h.priority DESC, h.id) AS rank
+  FROM lanes l CROSS JOIN LATERAL (
+    -- only for the allocation: the take below skips jobs whose pg-boss row is no longer
+    -- queued (changed through pg-boss's own tools) and takes the lane's next ones
     SELECT j.id, j.priority FROM jobs j
+    WHERE j.queue = l.queue AND j.owner_service = l.owner_service AND j.status = 'pending' AND NOT j.delayed
+    ORDER BY j.priority DESC, j.id
+    LIMIT $6::int
+  ) h
+)
+SELECT h.id, h.priority, h.queue, h.owner_service, h.task_type, h.model_profile, f.pass, c.pass AS clock
+FROM heads h
+LEFT JOIN fair_share f ON f.model_profile = h.model_profile AND f.owner_service = h.owner_service
+LEFT JOIN fair_clock c ON c.model_profile = h.model_profile
+WHERE h.rank <= $6::int`;
+
+export async function readHeads(db: Queryable, p: HeadsParams): Promise<Head[]> {
+  const { rows } = await db.query({
+    name: 'claim-heads',
+    text: HEADS,
+    values: [
+      p.modelProfiles ?? null,
+      p.taskTypes ?? null,
+      p.excluded.map((s) => s.owner_service ?? null),
+      p.excluded.map((s) => s.task_type ?? null),
+      p.excluded.map((s) => s.model_profile ?? null),
+      p.limit,
+    ],
+  });
+  return rows;
+}
+
+/** How many jobs to take from one lane. */
+export interface LaneTake {
+  queue: string;
+  owner_service: string;
+  count: number;
+}
+
+/** An owner's pass after the claim: pass = max(pass, start) + claimed / weight. */
+export interface PassMove {
+  model_profile: string;
+  owner_service: string;
+  start: number;
+  weight: number;
+}
+
+export interface TakeParams {
+  workerId: string;
+  leaseSeconds: number;
+  takes: LaneTake[];
+  passes: PassMove[];
+  /** New clock per model profile (only ever moves forward). */
+  clocks: { model_profile: string; pass: number }[];
+}
+
+const TAKE = `
+WITH picked AS (
+  SELECT h.id FROM unnest($1::text[], $2::text[], $3::int[]) AS t (queue, owner_service, n)
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM jobs j
     -- a job whose pg-boss row is no longer queued (fetched, cancelled or deleted through
     -- pg-boss's own tools) is skipped until the adoption pass settles it; locking the
     -- pg-boss row too keeps it queued until this claim commits
     JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')} AND p.state < 'active'
-    WHERE j.queue = q.name AND j.status = 'pending' AND j.run_after <= now()
+    WHERE j.queue = t.queue AND j.owner_service = t.owner_service AND j.status = 'pending' AND NOT j.delayed
     ORDER BY j.priority DESC, j.id
-    LIMIT $3::int
+    LIMIT t.n
     FOR UPDATE OF j, p SKIP LOCKED
   ) h
-  ORDER BY h.priority DESC, h.id
-  LIMIT $3::int
 ),
 claimed AS (
   UPDATE jobs j
@@ -61,18 +166,53 @@ boss AS (${bossStart('claimed')}),
 attempt AS (
   INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
   SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed
+),
+served AS (
+  SELECT model_profile, owner_service, count(*) AS n FROM claimed GROUP BY 1, 2
+),
+moves AS (
+  SELECT m.model_profile, m.owner_service, m.start, s.n::float8 / m.weight AS step
+  FROM unnest($6::text[], $7::text[], $8::float8[], $9::int[]) AS m (model_profile, owner_service, start, weight)
+  JOIN served s USING (model_profile, owner_service)
+),
+-- pass = max(pass, start) + claimed / weight, as an increment, so concurrent claims add up
+moved AS (
+  UPDATE fair_share f SET pass = GREATEST(f.pass, m.start) + m.step
+  FROM moves m WHERE f.model_profile = m.model_profile AND f.owner_service = m.owner_service
+),
+first_passes AS (
+  INSERT INTO fair_share (model_profile, owner_service, pass)
+  SELECT model_profile, owner_service, start + step FROM moves m
+  WHERE NOT EXISTS (SELECT 1 FROM fair_share f WHERE f.model_profile = m.model_profile AND f.owner_service = m.owner_service)
+  ON CONFLICT DO NOTHING
+),
+clocks AS (
+  INSERT INTO fair_clock (model_profile, pass)
+  SELECT * FROM unnest($10::text[], $11::float8[])
+  ON CONFLICT (model_profile) DO UPDATE SET pass = GREATEST(fair_clock.pass, EXCLUDED.pass)
 )
 SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token
 FROM claimed
 WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;
 
-export async function claimJobs(db: Queryable, p: ClaimParams): Promise<ClaimedRow[]> {
+export async function takeFromLanes(db: Queryable, p: TakeParams): Promise<ClaimedRow[]> {
   const { rows } = await db.query({
-    name: 'claim',
-    text: CLAIM,
-    values: [p.modelProfiles ?? null, p.taskTypes ?? null, p.limit, p.workerId, p.leaseSeconds],
+    name: 'claim-take',
+    text: TAKE,
+    values: [
+      p.takes.map((t) => t.queue),
+      p.takes.map((t) => t.owner_service),
+      p.takes.map((t) => t.count),
+      p.workerId,
+      p.leaseSeconds,
+      p.passes.map((m) => m.model_profile),
+      p.passes.map((m) => m.owner_service),
+      p.passes.map((m) => m.start),
+      p.passes.map((m) => m.weight),
+      p.clocks.map((c) => c.model_profile),
+      p.clocks.map((c) => c.pass),
+    ],
   });
-  // The consistency check is a WHERE, not a column: no per-row delete (slow objects for res.json).
   return rows;
 }

@@ -5,6 +5,7 @@
 // reaper reports through the same path). This class only builds the parts from
 // one set of dependencies.
 import type { Pool } from '../db/pool.ts';
+import type { Policy } from '../policies/policy.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
 import type { CallbackPolicy } from '../webhooks/policy.ts';
 import { JobAdmin } from './admin.ts';
@@ -29,6 +30,8 @@ export interface JobServiceDeps {
   stopping: AbortSignal;
   callbackPolicy: CallbackPolicy;
   events?: JobEvents;
+  /** The policies in force (src/policies/cache.ts); none when absent. */
+  policies?: () => readonly Policy[];
 }
 
 export class JobService {
@@ -43,7 +46,14 @@ export class JobService {
     const events = d.events ?? noEvents;
     this.events = events;
     this.creator = new JobCreator({ pool: d.pool, queues: d.queues, inputLimits: d.inputLimits, callbackPolicy: d.callbackPolicy, events });
-    this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
+    this.claimer = new Claimer({
+      pool: d.pool,
+      waiters: d.waiters,
+      longPollRecheckMs: d.longPollRecheckMs,
+      stopping: d.stopping,
+      events,
+      policies: d.policies ?? (() => []),
+    });
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.reader = new JobReader(d.pool);

@@ -1,6 +1,6 @@
 // The periodic work the leader replica runs (see leader.ts): exactly one replica
 // at a time reaps leases, compacts the counters, purges expired jobs and runs
-// pg-boss's own maintenance.
+// pg-boss's own maintenance, and makes delayed jobs claimable when due.
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -9,6 +9,7 @@ import type { Purger } from '../retention/purge.ts';
 import type { JobService } from '../jobs/service.ts';
 import { reapLeases } from '../jobs/lease-reaper.ts';
 import { adoptPgbossChanges } from '../jobs/adoption.ts';
+import { PROMOTE_INTERVAL_MS, promoteDueJobs } from '../jobs/delayed.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -56,6 +57,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
         }
       },
     },
+    { name: 'delayed-promotion', intervalMs: PROMOTE_INTERVAL_MS, run: () => promoteDueJobs(d.pool, d.keepGoing) },
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
     {
       name: 'retention-purge',
