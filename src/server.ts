@@ -123,13 +123,13 @@ async function startOnDatabase(
     prepare: (boss) => ensureWebhookQueue(boss, config.webhooks),
   });
 
-  const stats = new StatsService(pool);
-  registerQueueGauges(metrics, stats, logger);
   const queues = new QueueRegistry(() => gate.boss, pool);
   const waiters = new Waiters(directUrl, logger);
   await waiters.start();
   const policyCache = new PolicyCache(pool, directUrl, logger, () => waiters.wakeAll());
   await policyCache.start();
+  const stats = new StatsService(pool, () => policyCache.policies);
+  registerQueueGauges(metrics, stats, logger);
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,

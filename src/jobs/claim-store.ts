@@ -175,16 +175,15 @@ moves AS (
   FROM unnest($6::text[], $7::text[], $8::float8[], $9::int[]) AS m (model_profile, owner_service, start, weight)
   JOIN served s USING (model_profile, owner_service)
 ),
--- pass = max(pass, start) + claimed / weight, as an increment, so concurrent claims add up
-moved AS (
-  UPDATE fair_share f SET pass = GREATEST(f.pass, m.start) + m.step
-  FROM moves m WHERE f.model_profile = m.model_profile AND f.owner_service = m.owner_service
-),
-first_passes AS (
-  INSERT INTO fair_share (model_profile, owner_service, pass)
-  SELECT model_profile, owner_service, start + step FROM moves m
-  WHERE NOT EXISTS (SELECT 1 FROM fair_share f WHERE f.model_profile = m.model_profile AND f.owner_service = m.owner_service)
-  ON CONFLICT DO NOTHING
+-- pass = max(pass, start) + step, written as an increment (the pass of the row at the
+-- time of the write + step, or start + step), so concurrent claims add up
+passes AS (
+  INSERT INTO fair_share AS f (model_profile, owner_service, pass)
+  SELECT model_profile, owner_service, start + step FROM moves
+  ON CONFLICT (model_profile, owner_service) DO UPDATE
+    SET pass = GREATEST(f.pass + (SELECT m.step FROM moves m
+                                  WHERE m.model_profile = EXCLUDED.model_profile AND m.owner_service = EXCLUDED.owner_service),
+                        EXCLUDED.pass)
 ),
 clocks AS (
   INSERT INTO fair_clock (model_profile, pass)

@@ -56,7 +56,7 @@ export class JobService {
     });
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
     this.admin = new JobAdmin({ pool: d.pool, events });
-    this.reader = new JobReader(d.pool);
+    this.reader = new JobReader(d.pool, d.policies);
   }
 
   /** Claim requests long-polling right now in this process. */
