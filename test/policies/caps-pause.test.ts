@@ -67,7 +67,16 @@ describe('running caps and pause', function () {
     );
     expect(rows).to.deep.equal([{ state: 'created', n: 195 }]);
     const metrics = await t.api.get('/metrics').expect(200);
-    expect(metrics.text).to.match(/ai_service_claims_capped_total \d+/);
+    expect(metrics.text).to.match(/ai_service_claims_capped_total [1-9]/);
+    expect(metrics.text).to.include(`ai_service_jobs_held{task_type="${TASK}",model_profile="${profile}",reason="capped"} 195`);
+    expect(metrics.text).to.include(`ai_service_owner_running_jobs{owner_service="capped",model_profile="${profile}"} 5`);
+    expect(metrics.text).to.include(`ai_service_owner_max_running{owner_service="capped",model_profile="${profile}"} 5`);
+    const stats = await api.stats();
+    expect(stats.queues.find((q: { model_profile: string }) => q.model_profile === profile)).to.include({
+      held_capped: 195,
+      held_paused: 0,
+    });
+    expect(stats.running_by_owner).to.deep.include({ owner_service: 'capped', model_profile: profile, running: 5, max_running: 5 });
     // completing two capped jobs lets two more through
     for (const j of held.filter((x) => x.owner_service === 'capped').slice(0, 2))
       await api.complete(j.id, { lease_token: j.lease_token, result: {} });
