@@ -2,16 +2,16 @@
 //   1. lockCaps + countRunning: the capped policies that may cover the claim are locked
 //      FOR UPDATE in id order, then (in a new snapshot, which sees every claim that held
 //      the lock before) their running jobs are counted, bounded by max_running.
-//   2. readHeads: the heads of each lane (queue, owner_service) the claim matches, at
-//      most `limit` per lane from jobs_lane_idx, cut to `limit` per owner, with each
-//      owner's fair-share pass. Paused lanes and lanes of a full cap are not read.
+//   2. readHeads: the heads of each lane the claim matches (see LaneMode), at most
+//      `limit` per lane, cut to `limit` per owner, with each owner's fair-share pass.
+//      Paused lanes and lanes of a full cap are not read.
 //   3. takeFromLanes: takes the counts fair-share.ts allocated per lane, locking with
 //      SKIP LOCKED (concurrent claimers on any replica take the next jobs of a lane,
 //      never the same job), starts a new attempt with a fresh lease token, marks the
 //      pg-boss rows active at the matching retry_count (pg-boss's own fence), and moves
 //      the owners' passes, all in one statement.
 // Cost: lanes × limit index entries for step 2 and the claimed rows for step 3, never
-// the number of pending, delayed or held jobs (jobs_lane_idx leaves delayed jobs out).
+// the number of pending, delayed or held jobs (both lane indexes leave delayed jobs out).
 import type { Queryable } from '../db/pool.ts';
 import type { Policy } from '../policies/policy.ts';
 import { BOSS_JOB, bossRowOf, bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
@@ -31,6 +31,21 @@ export interface Head {
   pass: number | null;
   /** The profile's clock (the lowest pass of the owners that last competed); null at first. */
   clock: number | null;
+}
+
+/**
+ * Serializes the claims of each model profile (their clock rows, in name order) for the
+ * rest of the transaction, so every claim allocates from the passes the previous one
+ * wrote: concurrent claimers would otherwise decide from the same passes and the
+ * split between owners would drift by up to a claim per claimer. A profile without a
+ * clock yet (never claimed) gets one at its first claim.
+ */
+export async function lockClocks(db: Queryable, modelProfiles: string[]): Promise<void> {
+  await db.query({
+    name: 'claim-lock-clocks',
+    text: `SELECT 1 FROM fair_clock WHERE model_profile = ANY($1::text[]) ORDER BY model_profile FOR UPDATE`,
+    values: [modelProfiles],
+  });
 }
 
 /** Locks the policies (in id order, so claimers never deadlock); returns their current cap and pause. */
@@ -64,7 +79,18 @@ export async function countRunning(db: Queryable, caps: Policy[]): Promise<Map<n
   return new Map(rows.map((r) => [r.id, r.running]));
 }
 
+/**
+ * How lanes are cut. `owner`: one lane per (model_profile, owner_service), read from
+ * jobs_owner_lane_idx: a claim naming only model profiles reads `limit` entries per
+ * owner, however many queues the profile has. `queue`: one lane per (queue,
+ * owner_service), from jobs_lane_idx: for claims naming task types, and when a
+ * pause or cap names a task type (it holds part of an owner's profile lane, which
+ * must then not be read or taken as a whole).
+ */
+export type LaneMode = 'owner' | 'queue';
+
 export interface HeadsParams {
+  mode: LaneMode;
   modelProfiles?: string[];
   taskTypes?: string[];
   limit: number;
@@ -72,22 +98,26 @@ export interface HeadsParams {
   excluded: Policy['scope'][];
 }
 
-const HEADS = `
+const EXCLUDED = `NOT EXISTS (
+      SELECT 1 FROM unnest($3::text[], $4::text[], $5::text[]) AS x (o, t, p)
+      WHERE (x.o IS NULL OR x.o = l.owner_service) AND (x.t IS NULL OR x.t = l.task_type)
+        AND (x.p IS NULL OR x.p = l.model_profile))`;
+const PASSES = `LEFT JOIN fair_share f ON f.model_profile = h.model_profile AND f.owner_service = h.owner_service
+LEFT JOIN fair_clock c ON c.model_profile = h.model_profile`;
+
+// Heads are only for the allocation: the take skips jobs whose pg-boss row is no longer
+// queued (changed through pg-boss's own tools) and takes the lane's next ones.
+const HEADS_BY_QUEUE = `
 WITH lanes AS (
   SELECT l.queue, l.owner_service, l.task_type, l.model_profile FROM job_lanes l
   WHERE ($1::text[] IS NULL OR l.model_profile = ANY($1::text[]))
     AND ($2::text[] IS NULL OR l.task_type = ANY($2::text[]))
-    AND NOT EXISTS (
-      SELECT 1 FROM unnest($3::text[], $4::text[], $5::text[]) AS x (o, t, p)
-      WHERE (x.o IS NULL OR x.o = l.owner_service) AND (x.t IS NULL OR x.t = l.task_type)
-        AND (x.p IS NULL OR x.p = l.model_profile))
+    AND ${EXCLUDED}
 ),
 heads AS (
   SELECT l.queue, l.owner_service, l.task_type, l.model_profile, h.id, h.priority,
          row_number() OVER (PARTITION BY l.model_profile, l.owner_service ORDER BY h.priority DESC, h.id) AS rank
   FROM lanes l CROSS JOIN LATERAL (
-    -- only for the allocation: the take below skips jobs whose pg-boss row is no longer
-    -- queued (changed through pg-boss's own tools) and takes the lane's next ones
     SELECT j.id, j.priority FROM jobs j
     WHERE j.queue = l.queue AND j.owner_service = l.owner_service AND j.status = 'pending' AND NOT j.delayed
     ORDER BY j.priority DESC, j.id
@@ -95,15 +125,30 @@ heads AS (
   ) h
 )
 SELECT h.id, h.priority, h.queue, h.owner_service, h.task_type, h.model_profile, f.pass, c.pass AS clock
-FROM heads h
-LEFT JOIN fair_share f ON f.model_profile = h.model_profile AND f.owner_service = h.owner_service
-LEFT JOIN fair_clock c ON c.model_profile = h.model_profile
+FROM heads h ${PASSES}
 WHERE h.rank <= $6::int`;
 
+const HEADS_BY_OWNER = `
+WITH lanes AS (
+  SELECT DISTINCT l.owner_service, l.model_profile FROM job_lanes l
+  -- owner lanes serve claims without task types ($2 is null)
+  WHERE l.model_profile = ANY($1::text[]) AND $2::text[] IS NULL AND ${EXCLUDED}
+)
+SELECT h.id, h.priority, h.queue, l.owner_service, h.task_type, l.model_profile, f.pass, c.pass AS clock
+FROM lanes l CROSS JOIN LATERAL (
+  SELECT j.id, j.priority, j.queue, j.task_type FROM jobs j
+  WHERE j.model_profile = l.model_profile AND j.owner_service = l.owner_service AND j.status = 'pending' AND NOT j.delayed
+  ORDER BY j.priority DESC, j.id
+  LIMIT $6::int
+) h
+LEFT JOIN fair_share f ON f.model_profile = l.model_profile AND f.owner_service = l.owner_service
+LEFT JOIN fair_clock c ON c.model_profile = l.model_profile`;
+
 export async function readHeads(db: Queryable, p: HeadsParams): Promise<Head[]> {
+  // owner lanes are whole (profile, owner) pairs: an excluded scope naming a task type never reaches here
   const { rows } = await db.query({
-    name: 'claim-heads',
-    text: HEADS,
+    name: `claim-heads-${p.mode}`,
+    text: p.mode === 'owner' ? HEADS_BY_OWNER : HEADS_BY_QUEUE,
     values: [
       p.modelProfiles ?? null,
       p.taskTypes ?? null,
@@ -116,9 +161,10 @@ export async function readHeads(db: Queryable, p: HeadsParams): Promise<Head[]> 
   return rows;
 }
 
-/** How many jobs to take from one lane. */
+/** How many jobs to take from one lane (`queue` is ignored for owner lanes). */
 export interface LaneTake {
   queue: string;
+  model_profile: string;
   owner_service: string;
   count: number;
 }
@@ -132,6 +178,7 @@ export interface PassMove {
 }
 
 export interface TakeParams {
+  mode: LaneMode;
   workerId: string;
   leaseSeconds: number;
   takes: LaneTake[];
@@ -140,16 +187,16 @@ export interface TakeParams {
   clocks: { model_profile: string; pass: number }[];
 }
 
-const TAKE = `
+const take = (lane: string) => `
 WITH picked AS (
-  SELECT h.id FROM unnest($1::text[], $2::text[], $3::int[]) AS t (queue, owner_service, n)
+  SELECT h.id FROM unnest($1::text[], $12::text[], $2::text[], $3::int[]) AS t (queue, model_profile, owner_service, n)
   CROSS JOIN LATERAL (
     SELECT j.id FROM jobs j
     -- a job whose pg-boss row is no longer queued (fetched, cancelled or deleted through
     -- pg-boss's own tools) is skipped until the adoption pass settles it; locking the
     -- pg-boss row too keeps it queued until this claim commits
     JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')} AND p.state < 'active'
-    WHERE j.queue = t.queue AND j.owner_service = t.owner_service AND j.status = 'pending' AND NOT j.delayed
+    WHERE ${lane} AND j.owner_service = t.owner_service AND j.status = 'pending' AND NOT j.delayed
     ORDER BY j.priority DESC, j.id
     LIMIT t.n
     FOR UPDATE OF j, p SKIP LOCKED
@@ -194,11 +241,12 @@ SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token
 FROM claimed
 WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;
+const TAKE = { queue: take('j.queue = t.queue'), owner: take('j.model_profile = t.model_profile') };
 
 export async function takeFromLanes(db: Queryable, p: TakeParams): Promise<ClaimedRow[]> {
   const { rows } = await db.query({
-    name: 'claim-take',
-    text: TAKE,
+    name: `claim-take-${p.mode}`,
+    text: TAKE[p.mode],
     values: [
       p.takes.map((t) => t.queue),
       p.takes.map((t) => t.owner_service),
@@ -211,6 +259,7 @@ export async function takeFromLanes(db: Queryable, p: TakeParams): Promise<Claim
       p.passes.map((m) => m.weight),
       p.clocks.map((c) => c.model_profile),
       p.clocks.map((c) => c.pass),
+      p.takes.map((t) => t.model_profile),
     ],
   });
   return rows;

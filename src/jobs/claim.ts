@@ -7,7 +7,7 @@ import type { Pool, Queryable } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { badRequest } from '../http/problem.ts';
 import { capsForClaim, type Policy } from '../policies/policy.ts';
-import { type ClaimedRow, countRunning, lockCaps, readHeads, takeFromLanes } from './claim-store.ts';
+import { type ClaimedRow, countRunning, lockCaps, lockClocks, readHeads, takeFromLanes } from './claim-store.ts';
 import { allocate } from './fair-share.ts';
 import type { JobEvents } from './events.ts';
 import type { Waiters } from './waiters.ts';
@@ -32,7 +32,8 @@ export interface ClaimParams {
 }
 
 /**
- * One claim inside the caller's transaction: lock and count the caps that may apply,
+ * One claim inside the caller's transaction: lock the profiles' fair-share clocks, lock
+ * and count the caps that may apply,
  * read the lanes' heads (paused lanes and full caps left out), allocate the slots
  * fairly within the caps, take the jobs. `capped` says a cap left ready jobs behind.
  */
@@ -45,6 +46,7 @@ export async function claimJobs(
   const remaining = new Map<number, number>();
   let caps = capsForClaim(policies, p.modelProfiles, p.taskTypes);
   let capFull = false;
+  if (p.modelProfiles) await lockClocks(db, p.modelProfiles);
   if (caps.length) {
     const locked = new Map(
       (
@@ -69,11 +71,17 @@ export async function claimJobs(
       }
     }
   }
-  const heads = await readHeads(db, { modelProfiles: p.modelProfiles, taskTypes: p.taskTypes, limit: p.limit, excluded });
-  const a = allocate(heads, p.limit, policies, caps, remaining);
+  // owner lanes unless a claim or a holding policy cuts by task type (claim-store.ts, LaneMode)
+  const mode =
+    p.taskTypes || !p.modelProfiles || policies.some((x) => (x.paused || x.max_running !== null) && x.scope.task_type !== undefined)
+      ? 'queue'
+      : 'owner';
+  const heads = await readHeads(db, { mode, modelProfiles: p.modelProfiles, taskTypes: p.taskTypes, limit: p.limit, excluded });
+  const a = allocate(heads, p.limit, mode, policies, caps, remaining);
   const capped = a.capped || (capFull && heads.length < p.limit);
   if (!a.takes.length) return { rows: [], capped };
   const rows = await takeFromLanes(db, {
+    mode,
     workerId: p.workerId,
     leaseSeconds: p.leaseSeconds,
     takes: a.takes,

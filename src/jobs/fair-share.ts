@@ -15,7 +15,7 @@
 // that marks the claim as shortened by a cap.
 import type { Policy } from '../policies/policy.ts';
 import { covers, weightOf } from '../policies/policy.ts';
-import type { Head, LaneTake, PassMove } from './claim-store.ts';
+import type { Head, LaneMode, LaneTake, PassMove } from './claim-store.ts';
 
 export interface Allocation {
   takes: LaneTake[];
@@ -41,6 +41,7 @@ const better = (a: Head, b: Head) => a.priority > b.priority || (a.priority === 
 export function allocate(
   heads: Head[],
   limit: number,
+  mode: LaneMode,
   policies: readonly Policy[],
   caps: Policy[],
   remaining: Map<number, number>,
@@ -111,8 +112,8 @@ export function allocate(
     owner.pass += 1 / owner.weight;
     owner.served++;
     for (const c of capsCovering(head)) remaining.set(c.id, (remaining.get(c.id) ?? 0) - 1);
-    const key = `${head.queue}\n${head.owner_service}`;
-    const take = counts.get(key) ?? { queue: head.queue, owner_service: head.owner_service, count: 0 };
+    const key = `${mode === 'owner' ? head.model_profile : head.queue}\n${head.owner_service}`;
+    const take = counts.get(key) ?? { queue: head.queue, model_profile: head.model_profile, owner_service: head.owner_service, count: 0 };
     take.count++;
     counts.set(key, take);
   }
