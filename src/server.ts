@@ -25,6 +25,9 @@ import { QueueRegistry } from './pgboss/boss.ts';
 import { Leader } from './leader/leader.ts';
 import { maintenanceTasks } from './leader/tasks.ts';
 import { Waiters } from './jobs/waiters.ts';
+import { PolicyCache } from './policies/cache.ts';
+import { policyRoutes } from './policies/routes.ts';
+import { PolicyService } from './policies/service.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { openReadinessGate, stopBoss } from './readiness.ts';
@@ -123,11 +126,13 @@ async function startOnDatabase(
     prepare: (boss) => ensureWebhookQueue(boss, config.webhooks),
   });
 
-  const stats = new StatsService(pool);
-  registerQueueGauges(metrics, stats, logger);
   const queues = new QueueRegistry(() => gate.boss, pool);
   const waiters = new Waiters(directUrl, logger, { connectTimeoutMs: config.db.connectTimeoutMs });
   await waiters.start();
+  const policyCache = new PolicyCache(pool, directUrl, logger, () => waiters.wakeAll());
+  await policyCache.start();
+  const stats = new StatsService(pool, () => policyCache.policies);
+  registerQueueGauges(metrics, stats, logger);
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,
@@ -141,6 +146,7 @@ async function startOnDatabase(
     callbackPolicy: config.webhooks,
     events: metricsJobEvents(metrics),
     tracing,
+    policies: () => policyCache.policies,
   });
 
   const leader: Leader = new Leader(
@@ -181,7 +187,7 @@ async function startOnDatabase(
     openRoutes: [metricsRoutes(metrics, config.auth.metricsToken), healthRoutes(readiness), uiRoutes()],
     authenticate: auth.middleware,
     before: [apiWhenReady(() => gate.state === 'ready')],
-    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers)],
+    routes: [jobRoutes(jobs), statsRoutes(stats), providerRoutes(providers), policyRoutes(new PolicyService(pool, policyCache, logger))],
     validateResponses: options.validateResponses,
     tracing,
   });
@@ -194,6 +200,7 @@ async function startOnDatabase(
     await deliverer?.stop();
     await leader.stop();
     await waiters.stop();
+    await policyCache.stop();
     await providers.close();
     if (gate.boss) await stopBoss(gate.boss);
     // Last, so the spans of everything above are exported.

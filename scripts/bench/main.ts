@@ -22,6 +22,7 @@ import { scaleScenario } from './scale-scenario.ts';
 import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts';
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
+import { delayedClaimLatency, fairClaimLatency, fairThroughput, heldClaimLatency } from './scenarios-fair.ts';
 import { batchCreate, claimAndComplete, lifecycle, singleCreate } from './scenarios-write.ts';
 import { settle, vacuumAnalyze } from './tables.ts';
 
@@ -71,8 +72,12 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
         heartbeats: ctx.quick ? 1000 : Number(args.heartbeats ?? 1_000_000),
       }),
   },
+  12: { title: 'fair claim latency, 100,000 ready over 20 owners and 20 queues', run: fairClaimLatency },
+  13: { title: 'claim (limit 50) + complete with policies vs without, 20 owners', run: fairThroughput },
+  14: { title: 'claim latency with 100,000 held jobs (paused and capped)', run: heldClaimLatency },
+  15: { title: 'claim latency with 100,000 delayed + 100,000 ready jobs in one queue', run: delayedClaimLatency },
 };
-const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
+const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15];
 /** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
 const BASELINE_POOL_SIZE = 20;
 /** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan. */
@@ -97,7 +102,7 @@ const selected =
         .map(Number)
         .filter((n) => !NOT_IN_QUICK.includes(n))
     : DEFAULT_SCENARIOS);
-for (const n of selected) if (!SCENARIOS[n]) throw new Error(`--scenario must be one of 1-11, got ${n}`);
+for (const n of selected) if (!SCENARIOS[n]) throw new Error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${n}`);
 
 const cleanups: (() => Promise<unknown>)[] = [];
 async function cleanup(): Promise<void> {

@@ -36,6 +36,9 @@ export const RULES: readonly Rule[] = [
   rule('failJob', 'POST', '/api/v1/jobs/{id}/fail', ['worker']),
   rule('getStats', 'GET', '/api/v1/stats', []),
   rule('getProviderStatus', 'GET', '/api/v1/providers/status', []),
+  rule('listPolicies', 'GET', '/api/v1/policies', []),
+  rule('putPolicy', 'PUT', '/api/v1/policies', []),
+  rule('deletePolicy', 'DELETE', '/api/v1/policies/{id}', []),
 ];
 
 export function ruleFor(method: string, path: string): Rule | undefined {

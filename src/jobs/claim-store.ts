@@ -1,56 +1,209 @@
-// Claiming: one statement picks the best claimable jobs across every queue of the
-// requested model profiles and/or task types, locks them with SKIP LOCKED (so
-// concurrent claimers on any replica never get the same job), starts a new attempt
-// with a fresh lease token, and marks the pg-boss rows active at the matching
-// retry_count, the fence pg-boss itself uses.
-//
-// Order: priority DESC, then id (UUIDv7, so oldest first) across all matching
-// queues. Within a priority level that is FIFO over all queues, so no queue can be
-// starved by another queue's arrivals.
-//
-// Plan: the matching queues come from `job_queues` (a few rows); for each, a LATERAL
-// subquery reads at most `limit` rows of jobs_claim_idx (queue, priority DESC, id) in
-// index order, locking as it goes; the per-queue heads are merged and cut to `limit`.
-// The cost is bounded by queues × limit index entries, never by the number of
-// pending jobs. Rows locked in a queue but cut by the merge are released when the
-// statement commits; a concurrent claimer skips them meanwhile, which costs it order,
-// never correctness.
+// Claiming, in SQL. A claim is a few statements in one transaction (claim.ts runs them):
+//   1. lockCaps + countRunning: the capped policies that may cover the claim are locked
+//      FOR UPDATE in id order, then (in a new snapshot, which sees every claim that held
+//      the lock before) their running jobs are counted, bounded by max_running.
+//   2. readHeads: the heads of each lane the claim matches (see LaneMode), at most
+//      `limit` per lane, cut to `limit` per owner, with each owner's fair-share pass.
+//      Paused lanes and lanes of a full cap are not read.
+//   3. takeFromLanes: takes the counts fair-share.ts allocated per lane, locking with
+//      SKIP LOCKED (concurrent claimers on any replica take the next jobs of a lane,
+//      never the same job), starts a new attempt with a fresh lease token, marks the
+//      pg-boss rows active at the matching retry_count (pg-boss's own fence), and moves
+//      the owners' passes, all in one statement.
+// Cost: lanes × limit index entries for step 2 and the claimed rows for step 3, never
+// the number of pending, delayed or held jobs (both lane indexes leave delayed jobs out).
 import type { Queryable } from '../db/pool.ts';
+import type { Policy } from '../policies/policy.ts';
 import { BOSS_JOB, bossRowOf, bossStart, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
-
-export interface ClaimParams {
-  workerId: string;
-  modelProfiles?: string[];
-  taskTypes?: string[];
-  limit: number;
-  leaseSeconds: number;
-}
 
 /** `traceparent`: the trace the job continues, for the worker to carry on (src/tracing). */
 export type ClaimedRow = JobRow & { attempt: number; lease_token: string; traceparent: string | null };
 
-const CLAIM = `
-WITH queues AS (
-  SELECT name FROM job_queues
-  WHERE ($1::text[] IS NULL OR model_profile = ANY($1::text[]))
-    AND ($2::text[] IS NULL OR task_type = ANY($2::text[]))
+/** One job at the head of a lane, with its owner's pass in the model profile. */
+export interface Head {
+  id: string;
+  priority: number;
+  queue: string;
+  owner_service: string;
+  task_type: string;
+  model_profile: string;
+  /** The owner's pass; null when the owner has never been served in this profile. */
+  pass: number | null;
+  /** The profile's clock (the lowest pass of the owners that last competed); null at first. */
+  clock: number | null;
+}
+
+/**
+ * Serializes the claims of each model profile (their clock rows, in name order) for the
+ * rest of the transaction, so every claim allocates from the passes the previous one
+ * wrote: concurrent claimers would otherwise decide from the same passes and the
+ * split between owners would drift by up to a claim per claimer. A profile without a
+ * clock yet (never claimed) gets one at its first claim.
+ */
+export async function lockClocks(db: Queryable, modelProfiles: string[]): Promise<void> {
+  await db.query({
+    name: 'claim-lock-clocks',
+    text: `SELECT 1 FROM fair_clock WHERE model_profile = ANY($1::text[]) ORDER BY model_profile FOR UPDATE`,
+    values: [modelProfiles],
+  });
+}
+
+/** Locks the policies (in id order, so claimers never deadlock); returns their current cap and pause. */
+export async function lockCaps(db: Queryable, ids: number[]): Promise<{ id: number; max_running: number | null; paused: boolean }[]> {
+  const { rows } = await db.query({
+    name: 'claim-lock-caps',
+    text: `SELECT id::int AS id, max_running, paused FROM policies WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    values: [ids],
+  });
+  return rows;
+}
+
+/** Running jobs per capped policy, each count stopping at its max_running. */
+export async function countRunning(db: Queryable, caps: Policy[]): Promise<Map<number, number>> {
+  const { rows } = await db.query({
+    name: 'claim-count-running',
+    text: `SELECT c.id, (SELECT count(*) FROM (
+               SELECT 1 FROM jobs j WHERE j.status = 'running'
+                 AND (c.o IS NULL OR j.owner_service = c.o) AND (c.t IS NULL OR j.task_type = c.t)
+                 AND (c.p IS NULL OR j.model_profile = c.p)
+               LIMIT c.m) s)::int AS running
+           FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[]) AS c (id, o, t, p, m)`,
+    values: [
+      caps.map((c) => c.id),
+      caps.map((c) => c.scope.owner_service ?? null),
+      caps.map((c) => c.scope.task_type ?? null),
+      caps.map((c) => c.scope.model_profile ?? null),
+      caps.map((c) => c.max_running),
+    ],
+  });
+  return new Map(rows.map((r) => [r.id, r.running]));
+}
+
+/**
+ * How lanes are cut. `owner`: one lane per (model_profile, owner_service), read from
+ * jobs_owner_lane_idx: a claim naming only model profiles reads `limit` entries per
+ * owner, however many queues the profile has. `queue`: one lane per (queue,
+ * owner_service), from jobs_lane_idx: for claims naming task types, and when a
+ * pause or cap names a task type (it holds part of an owner's profile lane, which
+ * must then not be read or taken as a whole).
+ */
+export type LaneMode = 'owner' | 'queue';
+
+export interface HeadsParams {
+  mode: LaneMode;
+  modelProfiles?: string[];
+  taskTypes?: string[];
+  limit: number;
+  /** Scopes whose lanes are not read: paused policies and caps already full. */
+  excluded: Policy['scope'][];
+}
+
+const EXCLUDED = `NOT EXISTS (
+      SELECT 1 FROM unnest($3::text[], $4::text[], $5::text[]) AS x (o, t, p)
+      WHERE (x.o IS NULL OR x.o = l.owner_service) AND (x.t IS NULL OR x.t = l.task_type)
+        AND (x.p IS NULL OR x.p = l.model_profile))`;
+const PASSES = `LEFT JOIN fair_share f ON f.model_profile = h.model_profile AND f.owner_service = h.owner_service
+LEFT JOIN fair_clock c ON c.model_profile = h.model_profile`;
+
+// Heads are only for the allocation: the take skips jobs whose pg-boss row is no longer
+// queued (changed through pg-boss's own tools) and takes the lane's next ones.
+const HEADS_BY_QUEUE = `
+WITH lanes AS (
+  SELECT l.queue, l.owner_service, l.task_type, l.model_profile FROM job_lanes l
+  WHERE ($1::text[] IS NULL OR l.model_profile = ANY($1::text[]))
+    AND ($2::text[] IS NULL OR l.task_type = ANY($2::text[]))
+    AND ${EXCLUDED}
 ),
-picked AS (
-  SELECT h.id, h.priority FROM queues q CROSS JOIN LATERAL (
+heads AS (
+  SELECT l.queue, l.owner_service, l.task_type, l.model_profile, h.id, h.priority,
+         row_number() OVER (PARTITION BY l.model_profile, l.owner_service ORDER BY h.priority DESC, h.id) AS rank
+  FROM lanes l CROSS JOIN LATERAL (
     SELECT j.id, j.priority FROM jobs j
+    WHERE j.queue = l.queue AND j.owner_service = l.owner_service AND j.status = 'pending' AND NOT j.delayed
+    ORDER BY j.priority DESC, j.id
+    LIMIT $6::int
+  ) h
+)
+SELECT h.id, h.priority, h.queue, h.owner_service, h.task_type, h.model_profile, f.pass, c.pass AS clock
+FROM heads h ${PASSES}
+WHERE h.rank <= $6::int`;
+
+const HEADS_BY_OWNER = `
+WITH lanes AS (
+  SELECT DISTINCT l.owner_service, l.model_profile FROM job_lanes l
+  -- owner lanes serve claims without task types ($2 is null)
+  WHERE l.model_profile = ANY($1::text[]) AND $2::text[] IS NULL AND ${EXCLUDED}
+)
+SELECT h.id, h.priority, h.queue, l.owner_service, h.task_type, l.model_profile, f.pass, c.pass AS clock
+FROM lanes l CROSS JOIN LATERAL (
+  SELECT j.id, j.priority, j.queue, j.task_type FROM jobs j
+  WHERE j.model_profile = l.model_profile AND j.owner_service = l.owner_service AND j.status = 'pending' AND NOT j.delayed
+  ORDER BY j.priority DESC, j.id
+  LIMIT $6::int
+) h
+LEFT JOIN fair_share f ON f.model_profile = l.model_profile AND f.owner_service = l.owner_service
+LEFT JOIN fair_clock c ON c.model_profile = l.model_profile`;
+
+export async function readHeads(db: Queryable, p: HeadsParams): Promise<Head[]> {
+  // owner lanes are whole (profile, owner) pairs: an excluded scope naming a task type never reaches here
+  const { rows } = await db.query({
+    name: `claim-heads-${p.mode}`,
+    text: p.mode === 'owner' ? HEADS_BY_OWNER : HEADS_BY_QUEUE,
+    values: [
+      p.modelProfiles ?? null,
+      p.taskTypes ?? null,
+      p.excluded.map((s) => s.owner_service ?? null),
+      p.excluded.map((s) => s.task_type ?? null),
+      p.excluded.map((s) => s.model_profile ?? null),
+      p.limit,
+    ],
+  });
+  return rows;
+}
+
+/** How many jobs to take from one lane (`queue` is ignored for owner lanes). */
+export interface LaneTake {
+  queue: string;
+  model_profile: string;
+  owner_service: string;
+  count: number;
+}
+
+/** An owner's pass after the claim: pass = max(pass, start) + claimed / weight. */
+export interface PassMove {
+  model_profile: string;
+  owner_service: string;
+  start: number;
+  weight: number;
+}
+
+export interface TakeParams {
+  mode: LaneMode;
+  workerId: string;
+  leaseSeconds: number;
+  takes: LaneTake[];
+  passes: PassMove[];
+  /** New clock per model profile (only ever moves forward). */
+  clocks: { model_profile: string; pass: number }[];
+}
+
+const take = (lane: string) => `
+WITH picked AS (
+  SELECT h.id FROM unnest($1::text[], $12::text[], $2::text[], $3::int[]) AS t (queue, model_profile, owner_service, n)
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM jobs j
     -- a job whose pg-boss row is no longer queued (fetched, cancelled or deleted through
     -- pg-boss's own tools) is skipped until the adoption pass settles it; locking the
     -- pg-boss row too keeps it queued until this claim commits
     JOIN ${BOSS_JOB} p ON ${bossRowOf('p', 'j')} AND p.state < 'active'
-    WHERE j.queue = q.name AND j.status = 'pending' AND j.run_after <= now()
+    WHERE ${lane} AND j.owner_service = t.owner_service AND j.status = 'pending' AND NOT j.delayed
+      -- never handed to a worker after its start_before (the expiry task cancels it soon after)
       AND (j.start_before IS NULL OR j.start_before > now())
     ORDER BY j.priority DESC, j.id
-    LIMIT $3::int
+    LIMIT t.n
     FOR UPDATE OF j, p SKIP LOCKED
   ) h
-  ORDER BY h.priority DESC, h.id
-  LIMIT $3::int
 ),
 claimed AS (
   UPDATE jobs j
@@ -63,18 +216,54 @@ boss AS (${bossStart('claimed')}),
 attempt AS (
   INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
   SELECT id, attempts, worker_id, lease_token, lease_expires_at FROM claimed
+),
+served AS (
+  SELECT model_profile, owner_service, count(*) AS n FROM claimed GROUP BY 1, 2
+),
+moves AS (
+  SELECT m.model_profile, m.owner_service, m.start, s.n::float8 / m.weight AS step
+  FROM unnest($6::text[], $7::text[], $8::float8[], $9::int[]) AS m (model_profile, owner_service, start, weight)
+  JOIN served s USING (model_profile, owner_service)
+),
+-- pass = max(pass, start) + step, written as an increment (the pass of the row at the
+-- time of the write + step, or start + step), so concurrent claims add up
+passes AS (
+  INSERT INTO fair_share AS f (model_profile, owner_service, pass)
+  SELECT model_profile, owner_service, start + step FROM moves
+  ON CONFLICT (model_profile, owner_service) DO UPDATE
+    SET pass = GREATEST(f.pass + (SELECT m.step FROM moves m
+                                  WHERE m.model_profile = EXCLUDED.model_profile AND m.owner_service = EXCLUDED.owner_service),
+                        EXCLUDED.pass)
+),
+clocks AS (
+  INSERT INTO fair_clock (model_profile, pass)
+  SELECT * FROM unnest($10::text[], $11::float8[])
+  ON CONFLICT (model_profile) DO UPDATE SET pass = GREATEST(fair_clock.pass, EXCLUDED.pass)
 )
 SELECT ${JOB_COLUMNS}, attempts AS attempt, lease_token, traceparent
 FROM claimed
 WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;
+const TAKE = { queue: take('j.queue = t.queue'), owner: take('j.model_profile = t.model_profile') };
 
-export async function claimJobs(db: Queryable, p: ClaimParams): Promise<ClaimedRow[]> {
+export async function takeFromLanes(db: Queryable, p: TakeParams): Promise<ClaimedRow[]> {
   const { rows } = await db.query({
-    name: 'claim',
-    text: CLAIM,
-    values: [p.modelProfiles ?? null, p.taskTypes ?? null, p.limit, p.workerId, p.leaseSeconds],
+    name: `claim-take-${p.mode}`,
+    text: TAKE[p.mode],
+    values: [
+      p.takes.map((t) => t.queue),
+      p.takes.map((t) => t.owner_service),
+      p.takes.map((t) => t.count),
+      p.workerId,
+      p.leaseSeconds,
+      p.passes.map((m) => m.model_profile),
+      p.passes.map((m) => m.owner_service),
+      p.passes.map((m) => m.start),
+      p.passes.map((m) => m.weight),
+      p.clocks.map((c) => c.model_profile),
+      p.clocks.map((c) => c.pass),
+      p.takes.map((t) => t.model_profile),
+    ],
   });
-  // The consistency check is a WHERE, not a column: no per-row delete (slow objects for res.json).
   return rows;
 }

@@ -1,11 +1,14 @@
 // Claiming with long-poll: a claim that finds nothing waits (up to wait_seconds)
 // for a LISTEN wake-up from waiters.ts, re-claiming on each wake and every
 // longPollRecheckMs as a backstop (pg-boss's NOTIFY does not cover every way a job
-// becomes claimable). A long-poll claim commits only if its client is still there.
-import type { Pool } from '../db/pool.ts';
+// becomes claimable). Each claim is one transaction of a few statements
+// (claim-store.ts) with the order decided in between by fair-share.ts. A long-poll claim commits only if its client is still there.
+import type { Pool, Queryable } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { badRequest } from '../http/problem.ts';
-import { type ClaimedRow, type ClaimParams, claimJobs } from './claim-store.ts';
+import { capsForClaim, type Policy } from '../policies/policy.ts';
+import { type ClaimedRow, countRunning, lockCaps, lockClocks, readHeads, takeFromLanes } from './claim-store.ts';
+import { allocate } from './fair-share.ts';
 import type { JobEvents } from './events.ts';
 import type { Waiters } from './waiters.ts';
 
@@ -16,6 +19,76 @@ export interface ClaimDeps {
   /** Aborted at shutdown: long polls return at once. */
   stopping: AbortSignal;
   events: JobEvents;
+  /** The policies in force (src/policies/cache.ts). */
+  policies: () => readonly Policy[];
+}
+
+export interface ClaimParams {
+  workerId: string;
+  modelProfiles?: string[];
+  taskTypes?: string[];
+  limit: number;
+  leaseSeconds: number;
+}
+
+/**
+ * One claim inside the caller's transaction: lock the profiles' fair-share clocks, lock
+ * and count the caps that may apply,
+ * read the lanes' heads (paused lanes and full caps left out), allocate the slots
+ * fairly within the caps, take the jobs. `capped` says a cap left ready jobs behind.
+ */
+export async function claimJobs(
+  db: Queryable,
+  p: ClaimParams,
+  policies: readonly Policy[],
+): Promise<{ rows: ClaimedRow[]; capped: boolean }> {
+  const excluded = policies.filter((x) => x.paused).map((x) => x.scope);
+  const remaining = new Map<number, number>();
+  let caps = capsForClaim(policies, p.modelProfiles, p.taskTypes);
+  let capFull = false;
+  if (p.modelProfiles) await lockClocks(db, p.modelProfiles);
+  if (caps.length) {
+    const locked = new Map(
+      (
+        await lockCaps(
+          db,
+          caps.map((c) => c.id),
+        )
+      ).map((r) => [r.id, r]),
+    );
+    // the locked row is the truth when the cache is a moment behind
+    caps = caps.flatMap((c) => {
+      const row = locked.get(c.id);
+      return row && row.max_running !== null && !row.paused ? [{ ...c, max_running: row.max_running }] : [];
+    });
+    const running = await countRunning(db, caps);
+    for (const c of caps) {
+      const left = (c.max_running ?? 0) - (running.get(c.id) ?? 0);
+      remaining.set(c.id, left);
+      if (left <= 0) {
+        excluded.push(c.scope);
+        capFull = true;
+      }
+    }
+  }
+  // owner lanes unless a claim or a holding policy cuts by task type (claim-store.ts, LaneMode)
+  const mode =
+    p.taskTypes || !p.modelProfiles || policies.some((x) => (x.paused || x.max_running !== null) && x.scope.task_type !== undefined)
+      ? 'queue'
+      : 'owner';
+  const heads = await readHeads(db, { mode, modelProfiles: p.modelProfiles, taskTypes: p.taskTypes, limit: p.limit, excluded });
+  const a = allocate(heads, p.limit, mode, policies, caps, remaining);
+  const capped = a.capped || (capFull && heads.length < p.limit);
+  if (!a.takes.length) return { rows: [], capped };
+  const rows = await takeFromLanes(db, {
+    mode,
+    workerId: p.workerId,
+    leaseSeconds: p.leaseSeconds,
+    takes: a.takes,
+    passes: a.passes,
+    clocks: a.clocks,
+  });
+  return { rows, capped };
 }
 
 /** A claim as the validator passes it: limit, lease_seconds and wait_seconds carry openapi.yaml's defaults. */
@@ -52,7 +125,7 @@ export class Claimer {
       leaseSeconds: req.lease_seconds,
     };
     const waitMs = req.wait_seconds * 1000;
-    if (waitMs === 0) return this.claimed(await claimJobs(this.d.pool, params));
+    if (waitMs === 0) return this.claimed(await withTransaction(this.d.pool, (client) => this.claimOnce(client, params)));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
     while (!signal.aborted) {
@@ -78,13 +151,19 @@ export class Claimer {
 
   private async claimIfConnected(params: ClaimParams, signal: AbortSignal): Promise<ClaimedRow[]> {
     return withTransaction(this.d.pool, async (client) => {
-      const rows = await claimJobs(client, params);
+      const rows = await this.claimOnce(client, params);
       if (rows.length && signal.aborted) throw new ClientGone();
       return rows;
     }).catch((err) => {
       if (err instanceof ClientGone) return [];
       throw err;
     });
+  }
+
+  private async claimOnce(db: Queryable, params: ClaimParams): Promise<ClaimedRow[]> {
+    const { rows, capped } = await claimJobs(db, params, this.d.policies());
+    if (capped) this.d.events.capShortened();
+    return rows;
   }
 
   private claimed(rows: ClaimedRow[]): ClaimedRow[] {

@@ -15,6 +15,8 @@ export interface JobEvents {
   leaseExpired(jobs: { task_type: string; model_profile: string; status: string }[]): void;
   /** Changes made through pg-boss's own tools, adopted by the leader. */
   adopted(pass: AdoptionPass): void;
+  /** A claim got fewer jobs than it could have because a running cap was reached. */
+  capShortened(): void;
 }
 
 const noop = () => {};
@@ -28,4 +30,5 @@ export const noEvents: JobEvents = {
   cancelled: noop,
   leaseExpired: noop,
   adopted: noop,
+  capShortened: noop,
 };

@@ -60,6 +60,9 @@ export function metricsJobEvents(m: Metrics): JobEvents {
       for (const a of pass.adopted) m.pgbossAdoptions.inc({ queue: a.queue, action: a.action });
       for (const f of pass.foreign) m.pgbossForeignRows.inc({ queue: f.queue });
     },
+    capShortened() {
+      m.claimsCapped.inc();
+    },
     leaseExpired(jobs) {
       for (const j of jobs) {
         m.leaseExpired.inc(labels(j));

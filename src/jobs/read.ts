@@ -3,6 +3,8 @@
 import type { Pool } from '../db/pool.ts';
 import { HttpError, notFound } from '../http/problem.ts';
 import { isUuid } from '../lib/ids.ts';
+import { heldBy } from '../policies/held.ts';
+import type { Policy } from '../policies/policy.ts';
 import { latestDelivery } from '../webhooks/store.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from './read-store.ts';
 
@@ -18,20 +20,25 @@ export function decodeCursor(cursor: string): string {
 
 export class JobReader {
   private readonly pool: Pool;
+  private readonly policies: () => readonly Policy[];
 
-  constructor(pool: Pool) {
+  constructor(pool: Pool, policies: () => readonly Policy[] = () => []) {
     this.pool = pool;
+    this.policies = policies;
   }
 
   async get(id: string, withAttempts = true, owners?: string[]) {
     const job = await getJob(this.pool, id, owners);
     if (!job) throw notFound();
     if (!withAttempts) return job;
-    const [attempts_history, callback] = await Promise.all([
+    const ready = job.status === 'pending' && Date.parse(job.run_after) <= Date.now();
+    const [attempts_history, callback, held] = await Promise.all([
       getAttempts(this.pool, id),
       job.callback_url ? latestDelivery(this.pool, id) : null,
+      ready ? heldBy(this.pool, this.policies(), job) : [],
     ]);
-    return { ...job, attempts_history, callback };
+    // held_by only on a job a policy holds back, so other jobs read as before
+    return { ...job, ...(held.length ? { held_by: held } : {}), attempts_history, callback };
   }
 
   async list(filter: ListFilter) {

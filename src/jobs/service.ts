@@ -5,6 +5,7 @@
 // reaper reports through the same path). This class only builds the parts from
 // one set of dependencies.
 import type { Pool } from '../db/pool.ts';
+import type { Policy } from '../policies/policy.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
 import { noTracing, type Tracing } from '../tracing/tracing.ts';
 import type { CallbackPolicy } from '../webhooks/policy.ts';
@@ -32,6 +33,8 @@ export interface JobServiceDeps {
   callbackPolicy: CallbackPolicy;
   events?: JobEvents;
   tracing?: Tracing;
+  /** The policies in force (src/policies/cache.ts); none when absent. */
+  policies?: () => readonly Policy[];
 }
 
 export class JobService {
@@ -47,11 +50,18 @@ export class JobService {
     const events = d.events ?? noEvents;
     this.events = events;
     this.creator = new JobCreator({ pool: d.pool, queues: d.queues, inputLimits: d.inputLimits, callbackPolicy: d.callbackPolicy, events });
-    this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
+    this.claimer = new Claimer({
+      pool: d.pool,
+      waiters: d.waiters,
+      longPollRecheckMs: d.longPollRecheckMs,
+      stopping: d.stopping,
+      events,
+      policies: d.policies ?? (() => []),
+    });
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events, tracing: d.tracing ?? noTracing });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.bulk = new BulkActions({ pool: d.pool, events, stopping: d.stopping });
-    this.reader = new JobReader(d.pool);
+    this.reader = new JobReader(d.pool, d.policies);
   }
 
   /** Claim requests long-polling right now in this process. */

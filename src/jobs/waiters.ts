@@ -123,6 +123,11 @@ export class Waiters {
     return { wait, cancel };
   }
 
+  /** Wakes every waiting claim (a policy change may have made held jobs claimable). */
+  wakeAll(): void {
+    for (const w of this.waiters) w.wake();
+  }
+
   get size(): number {
     return this.waiters.size;
   }

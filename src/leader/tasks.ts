@@ -1,6 +1,6 @@
 // The periodic work the leader replica runs (see leader.ts): exactly one replica
-// at a time reaps leases, expires jobs past start_before, compacts the counters, purges expired jobs and runs
-// pg-boss's own maintenance.
+// at a time reaps leases, expires jobs past start_before, compacts the counters, purges expired
+// jobs, runs pg-boss's own maintenance, and makes delayed jobs claimable when due.
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -11,6 +11,7 @@ import type { JobService } from '../jobs/service.ts';
 import { reapLeases } from '../jobs/lease-reaper.ts';
 import { adoptPgbossChanges } from '../jobs/adoption.ts';
 import { expireOverdueJobs } from '../jobs/expiry.ts';
+import { PROMOTE_INTERVAL_MS, promoteDueJobs } from '../jobs/delayed.ts';
 import { rollupStats } from '../stats/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -69,6 +70,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
         if (n) d.logger.info({ expired: n }, 'cancelled jobs not claimed before start_before');
       },
     },
+    { name: 'delayed-promotion', intervalMs: PROMOTE_INTERVAL_MS, run: () => promoteDueJobs(d.pool, d.keepGoing) },
     { name: 'stats-rollup', intervalMs: STATS_ROLLUP_MS, run: () => rollupStats(d.pool) },
     {
       name: 'retention-purge',

@@ -71,6 +71,11 @@ export function createMetrics() {
       labelNames: ['queue'],
       registers: [registry],
     }),
+    claimsCapped: new Counter({
+      name: `${PREFIX}claims_capped_total`,
+      help: 'Claims that got fewer jobs than they could have because a policy running cap was reached.',
+      registers: [registry],
+    }),
     webhookAttempts: new Counter({
       name: `${PREFIX}webhook_attempts_total`,
       help: 'Webhook delivery attempts by outcome: delivered, retrying (failed, will be retried) or failed (given up).',

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { registerPurgedCounter } from '../retention/metrics.ts';
 import { TtlCache } from '../lib/ttl-cache.ts';
+import type { OwnerRunning } from '../policies/held.ts';
 import type { QueueStats, StatsService } from './service.ts';
 import { type Metrics, PREFIX } from '../metrics/metrics.ts';
 
@@ -16,13 +17,13 @@ const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as c
 const QUEUE_LABELS = ['task_type', 'model_profile'];
 
 /** Sets a gauge's series from the queues read; `undefined` when the read failed. */
-type Fill = (g: Gauge, queues: QueueStats[] | undefined) => void;
+type Fill = (g: Gauge, queues: QueueStats[] | undefined, owners: OwnerRunning[] | undefined) => void;
 const queueLabels = (q: QueueStats) => ({ task_type: q.task_type, model_profile: q.model_profile });
 
 export function registerQueueGauges(m: Metrics, stats: StatsService, logger: Logger): void {
-  const cache = new TtlCache<QueueStats[] | undefined>(SCRAPE_CACHE_MS, () =>
+  const cache = new TtlCache<{ queues: QueueStats[]; running_by_owner: OwnerRunning[] } | undefined>(SCRAPE_CACHE_MS, () =>
     stats.stats().then(
-      (doc) => doc.queues,
+      (doc) => doc,
       (err: Error) => {
         logger.warn({ err: { message: err.message } }, 'metrics: stats read failed');
         return undefined;
@@ -38,9 +39,9 @@ export function registerQueueGauges(m: Metrics, stats: StatsService, logger: Log
       labelNames,
       registers: [m.registry],
       async collect() {
-        const queues = await cache.get();
+        const doc = await cache.get();
         this.reset();
-        fill(this, queues);
+        fill(this, doc?.queues, doc?.running_by_owner);
       },
     });
 
@@ -66,6 +67,29 @@ export function registerQueueGauges(m: Metrics, stats: StatsService, logger: Log
       for (const q of queues ?? []) if (q.oldest_ready_age_seconds !== null) g.set(queueLabels(q), q.oldest_ready_age_seconds);
     },
   );
+  gauge(
+    'jobs_held',
+    'Ready pending jobs a policy holds back, per queue: reason="paused" or "capped" (a running cap reached).',
+    [...QUEUE_LABELS, 'reason'],
+    (g, queues) => {
+      for (const q of queues ?? []) {
+        g.set({ ...queueLabels(q), reason: 'paused' }, q.held_paused);
+        g.set({ ...queueLabels(q), reason: 'capped' }, q.held_capped);
+      }
+    },
+  );
+  gauge('owner_running_jobs', 'Running jobs per owner service and model profile.', ['owner_service', 'model_profile'], (g, _q, owners) => {
+    for (const o of owners ?? []) g.set({ owner_service: o.owner_service, model_profile: o.model_profile }, o.running);
+  });
+  gauge(
+    'owner_max_running',
+    'The tightest running cap covering an owner service in a model profile (absent: no cap).',
+    ['owner_service', 'model_profile'],
+    (g, _q, owners) => {
+      for (const o of owners ?? [])
+        if (o.max_running !== null) g.set({ owner_service: o.owner_service, model_profile: o.model_profile }, o.max_running);
+    },
+  );
   // The retention purge's counter, read from the same cached stats.
-  registerPurgedCounter(m.registry, () => cache.get());
+  registerPurgedCounter(m.registry, async () => (await cache.get())?.queues);
 }

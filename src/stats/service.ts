@@ -1,6 +1,8 @@
 // Shapes the counters into the /stats document: per queue, totals, and errors.
 // Every figure comes from one read (one snapshot): see stats/store.ts.
 import type { Queryable } from '../db/pool.ts';
+import { queueHolds, runningByOwner } from '../policies/held.ts';
+import type { Policy } from '../policies/policy.ts';
 import { type CounterRow, type QueueRow, readStats } from './store.ts';
 
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -32,6 +34,9 @@ export interface QueueStats {
   completed_last_hour: number;
   failed_last_hour: number;
   purged: number;
+  held_paused: number;
+  held_capped: number;
+  paused: boolean;
 }
 
 export interface ErrorStats {
@@ -61,6 +66,9 @@ function queueStats(q: QueueRow, counters: Counters): QueueStats {
     completed_last_hour: lastHour('finished:completed'),
     failed_last_hour: lastHour('finished:failed'),
     purged: total('purged'),
+    held_paused: 0,
+    held_capped: 0,
+    paused: false,
   };
 }
 
@@ -92,24 +100,32 @@ function categoryStats(prefix: string, counts: CounterRow[], queues: QueueRow[])
 
 export class StatsService {
   private readonly db: Queryable;
+  private readonly policies: () => readonly Policy[];
 
-  constructor(db: Queryable) {
+  constructor(db: Queryable, policies: () => readonly Policy[] = () => []) {
     this.db = db;
+    this.policies = policies;
   }
 
   async stats() {
-    const { generated_at, counts, queues } = await readStats(this.db);
+    const policies = this.policies();
+    const [{ generated_at, counts, queues }, holds, running_by_owner] = await Promise.all([
+      readStats(this.db),
+      queueHolds(this.db, policies),
+      runningByOwner(this.db, policies),
+    ]);
     const counters: Counters = new Map();
     for (const c of counts) {
       if (!counters.has(c.queue)) counters.set(c.queue, new Map());
       counters.get(c.queue)!.set(c.key, c);
     }
-    const perQueue = queues.map((q) => queueStats(q, counters));
+    const perQueue = queues.map((q) => ({ ...queueStats(q, counters), ...holds.get(q.queue) }));
     const totals = Object.fromEntries(SUMMED.map((k) => [k, perQueue.reduce((a, q) => a + q[k], 0)]));
     return {
       generated_at,
       totals,
       queues: perQueue,
+      running_by_owner,
       errors: categoryStats('error', counts, queues),
       deferrals: categoryStats('deferred', counts, queues),
     };

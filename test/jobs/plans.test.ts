@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import type pg from 'pg';
 import type { Queryable } from '../../src/db/pool.ts';
 import { cancelJob, retryJob } from '../../src/jobs/admin-store.ts';
-import { claimJobs } from '../../src/jobs/claim-store.ts';
+import { readHeads, takeFromLanes } from '../../src/jobs/claim-store.ts';
 import { findByIdempotencyKeys } from '../../src/jobs/create-store.ts';
 import { getJob, listJobs } from '../../src/jobs/read-store.ts';
 import { completeJobs, failJob, heartbeat } from '../../src/jobs/settle-store.ts';
@@ -89,16 +89,20 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
   }
 
   function expectNoSeqScan(all: PlanNode[]): void {
-    const seq = all.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] !== 'job_queues');
+    const seq = all.filter(
+      (n) => n['Node Type'] === 'Seq Scan' && !['job_queues', 'job_lanes', 'fair_share', 'fair_clock'].includes(n['Relation Name'] ?? ''),
+    );
     expect(
       seq.map((n) => n['Relation Name']),
       'sequential scans',
     ).to.deep.equal([]);
   }
 
-  /** Index entries the claim read from jobs_claim_idx. */
+  /** Index entries the claim read from the lane indexes. */
   const claimIndexRows = (all: PlanNode[]) =>
-    all.filter((n) => n['Index Name'] === 'jobs_claim_idx').reduce((s, n) => s + n['Actual Rows'] * n['Actual Loops'], 0);
+    all
+      .filter((n) => n['Index Name'] === 'jobs_lane_idx' || n['Index Name'] === 'jobs_owner_lane_idx')
+      .reduce((s, n) => s + n['Actual Rows'] * n['Actual Loops'], 0);
 
   const claims: [string, { modelProfiles?: string[]; taskTypes?: string[] }, number][] = [
     ['one profile (4 queues)', { modelProfiles: ['p1'] }, 4],
@@ -109,15 +113,35 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
   for (const [name, filter, queues] of claims) {
     for (const limit of [1, 50]) {
       it(`claim, ${name}, limit ${limit}: bounded index reads, no sort over pending jobs`, async () => {
-        const all = await plan((db) => claimJobs(db, { workerId: 'w', limit, leaseSeconds: 60, ...filter }));
+        // two owners (the API's and the seeder's): a claim naming only profiles reads one lane per
+        // owner and profile, one naming task types two per queue; delayed jobs are in neither index
+        const mode = filter.taskTypes ? 'queue' : 'owner';
+        const lanes = mode === 'queue' ? queues * 2 : (filter.modelProfiles?.length ?? 0) * 2;
+        const all = await plan((db) => readHeads(db, { mode, limit, excluded: [], ...filter }));
         expectNoSeqScan(all);
-        // besides queues × limit, the delayed jobs (10%, run_after in the future) met on the way are read and skipped
-        expect(claimIndexRows(all)).to.be.at.most(queues * limit * 2 + 20);
+        expect(claimIndexRows(all)).to.be.at.most(lanes * limit);
         const sorts = all.filter((n) => n['Node Type'] === 'Sort');
-        for (const s of sorts) expect(s['Actual Rows']).to.be.at.most(queues * limit);
+        // besides the heads, only the lane registry's rows (queues × owners) may be sorted (DISTINCT)
+        for (const s of sorts) expect(s['Actual Rows']).to.be.at.most(Math.max(lanes * limit, queues * 2));
       });
     }
   }
+
+  for (const mode of ['owner', 'queue'] as const)
+    it(`a claim takes its allocated jobs of a ${mode} lane reading only those index entries`, async () => {
+      const all = await plan((db) =>
+        takeFromLanes(db, {
+          mode,
+          workerId: 'w',
+          leaseSeconds: 60,
+          takes: [{ queue: 't1/p1', model_profile: 'p1', owner_service: 'seed', count: 50 }],
+          passes: [{ model_profile: 'p1', owner_service: 'seed', start: 0, weight: 1 }],
+          clocks: [{ model_profile: 'p1', pass: 0 }],
+        }),
+      );
+      expectNoSeqScan(all);
+      expect(claimIndexRows(all)).to.be.at.most(50);
+    });
 
   it('heartbeat, complete and fail find the job through an index', async () => {
     for (const call of [

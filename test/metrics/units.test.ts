@@ -32,7 +32,8 @@ describe('metrics module', () => {
         reads++;
         if (fail) throw new Error('database is down');
         const q = { task_type: 't', model_profile: 'p', pending: 4, delayed: 1, running: 2, completed: 3, failed: 0, cancelled: 0 };
-        return { queues: [{ ...q, oldest_ready_age_seconds: 7.5 }] };
+        const held = { held_paused: 0, held_capped: 0, paused: false };
+        return { queues: [{ ...q, ...held, oldest_ready_age_seconds: 7.5 }], running_by_owner: [] };
       },
     } as unknown as StatsService;
     const { logger, lines } = captureLogger();

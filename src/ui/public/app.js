@@ -11,6 +11,7 @@ import * as errorsView from './views/errors.js';
 import * as jobView from './views/job.js';
 import * as jobsView from './views/jobs.js';
 import * as overviewView from './views/overview.js';
+import * as policiesView from './views/policies.js';
 
 export const POLL_INTERVAL_MS = 3000;
 /** Data older than this (three missed polls) is flagged as stale. */
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^#\/jobs\/([0-9a-fA-F-]{36})$/, 'jobs', jobView],
   [/^#\/jobs(?:\?.*)?$/, 'jobs', jobsView],
   [/^#\/errors$/, 'errors', errorsView],
+  [/^#\/policies$/, 'policies', policiesView],
 ];
 
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));

@@ -364,6 +364,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List scheduling policies (admin)
+         * @description Policies share GPU capacity: `weight` (fair share between owner services), `max_running`
+         *     (a cap on running jobs of the scope) and `paused`. See src/jobs/README.md, "Claim order".
+         */
+        get: operations["listPolicies"];
+        /**
+         * Create or replace the policy of a scope (admin)
+         * @description Creates (201) or replaces (200) the policy of exactly this scope. The scope names at least
+         *     one field (422 otherwise); `weight` is allowed only on a scope of `owner_service` alone or
+         *     with `model_profile` (422 otherwise). In force on every replica within 1 s.
+         */
+        put: operations["putPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The policy id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a policy (admin)
+         * @description Removes the policy; jobs it held become claimable within 1 s on every replica.
+         */
+        delete: operations["deletePolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers/status": {
         parameters: {
             query?: never;
@@ -409,6 +459,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A policy covers every job matching all of the fields given. */
+        PolicyScope: {
+            owner_service?: components["schemas"]["Slug"];
+            task_type?: components["schemas"]["Slug"];
+            model_profile?: components["schemas"]["Slug"];
+        };
+        PolicyPut: {
+            scope: components["schemas"]["PolicyScope"];
+            /** @description Fair-share weight (default 1). */
+            weight?: number;
+            /** @description Cap on running jobs of the scope; null = no cap (default). */
+            max_running?: number | null;
+            /** @description Jobs of the scope are not claimed (default false). */
+            paused?: boolean;
+        };
+        Policy: {
+            id: number;
+            scope: components["schemas"]["PolicyScope"];
+            weight: number;
+            max_running: number | null;
+            paused: boolean;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description 1-64 characters of `[A-Za-z0-9._-]`, starting with a letter or digit. */
         Slug: string;
         /** @description The caller's stable reference, 1-512 characters without control characters. */
@@ -565,6 +639,8 @@ export interface components {
             callback_url?: string | null;
             callback_events?: string[] | null;
             callback?: components["schemas"]["CallbackState"] | null;
+            /** @description On GET /jobs/{id} of a ready pending job that a policy holds back (paused, or its running cap reached), the ids of those policies. */
+            held_by?: number[];
             /** @description Present on GET /jobs/{id}; one entry per claim. */
             attempts_history?: components["schemas"]["Attempt"][];
         };
@@ -681,6 +757,12 @@ export interface components {
             delay_seconds?: number;
         };
         QueueStats: {
+            /** @description Ready jobs held back by a paused policy. */
+            held_paused: number;
+            /** @description Ready jobs held back by a policy whose running cap is reached. */
+            held_capped: number;
+            /** @description A paused policy covers the whole queue. */
+            paused: boolean;
             queue: string;
             task_type: string;
             model_profile: string;
@@ -699,6 +781,13 @@ export interface components {
         Stats: {
             /** Format: date-time */
             generated_at: string;
+            /** @description Running jobs per owner service and model profile, with the tightest cap covering them (null = none). */
+            running_by_owner: {
+                owner_service: string;
+                model_profile: string;
+                running: number;
+                max_running: number | null;
+            }[];
             totals: {
                 [key: string]: number;
             };
@@ -1684,7 +1773,18 @@ export interface operations {
                      *           "oldest_ready_age_seconds": 12.5,
                      *           "completed_last_hour": 10,
                      *           "failed_last_hour": 1,
-                     *           "purged": 0
+                     *           "purged": 0,
+                     *           "held_paused": 0,
+                     *           "held_capped": 0,
+                     *           "paused": false
+                     *         }
+                     *       ],
+                     *       "running_by_owner": [
+                     *         {
+                     *           "owner_service": "telephony",
+                     *           "model_profile": "qwen2.5-14b",
+                     *           "running": 1,
+                     *           "max_running": 4
                      *         }
                      *       ],
                      *       "errors": {
@@ -1732,6 +1832,148 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description All policies, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "policies": [
+                     *         {
+                     *           "id": 1,
+                     *           "scope": {
+                     *             "owner_service": "telephony",
+                     *             "model_profile": "qwen2.5-14b"
+                     *           },
+                     *           "weight": 1,
+                     *           "max_running": 4,
+                     *           "paused": false,
+                     *           "updated_at": "2026-11-22T10:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        policies: components["schemas"]["Policy"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "scope": {
+                 *         "owner_service": "telephony",
+                 *         "model_profile": "qwen2.5-14b"
+                 *       },
+                 *       "max_running": 4
+                 *     }
+                 */
+                "application/json": components["schemas"]["PolicyPut"];
+            };
+        };
+        responses: {
+            /** @description The replaced policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "scope": {
+                     *         "owner_service": "telephony",
+                     *         "model_profile": "qwen2.5-14b"
+                     *       },
+                     *       "weight": 1,
+                     *       "max_running": 4,
+                     *       "paused": false,
+                     *       "updated_at": "2026-11-22T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description The new policy. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "scope": {
+                     *         "owner_service": "telephony",
+                     *         "model_profile": "qwen2.5-14b"
+                     *       },
+                     *       "weight": 1,
+                     *       "max_running": 4,
+                     *       "paused": false,
+                     *       "updated_at": "2026-11-22T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deletePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The policy id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["Unavailable"];
         };
     };

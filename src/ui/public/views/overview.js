@@ -1,7 +1,7 @@
 // Overview: totals, provider badges and one row per queue, refreshed by the
 // app's poller. Throughput is not in /stats: it is the change of completed +
 // failed between two polls, kept here so it survives navigating away and back.
-import { api } from '../api.js';
+import { ApiError, api } from '../api.js';
 import { fmtAge, fmtInt, h, replaceKeepingFocus } from '../dom.js';
 import { RateHistory, sparkline } from '../sparkline.js';
 import { errorPanel, heading } from './common.js';
@@ -89,7 +89,7 @@ function renderQueues(queues) {
   const title = h('h2', { id: 'queues-title' }, 'Queues');
   if (!queues.length)
     return [title, h('p', { class: 'muted' }, 'No queues yet: a queue appears with the first job of its task_type/model_profile.')];
-  const cols = ['Queue', 'Ready', 'Delayed', 'Running', 'Completed (1 h)', 'Failed (1 h)', 'Oldest ready', 'Throughput'];
+  const cols = ['Queue', 'Ready', 'Delayed', 'Running', 'Completed (1 h)', 'Failed (1 h)', 'Oldest ready', 'Throughput', 'Claims'];
   const rows = queues.map((q) => {
     const rates = throughput.get(q.queue);
     const now = rates.length ? `${rates[rates.length - 1].toFixed(1)}/min` : '—';
@@ -115,6 +115,7 @@ function renderQueues(queues) {
         sparkline(rates, `${q.queue} jobs finished per minute, latest ${now}`),
         h('span', null, now),
       ),
+      h('td', { data: { field: 'paused' } }, pauseControl(q)),
     );
   });
   return [
@@ -138,5 +139,52 @@ function renderQueues(queues) {
         h('tbody', null, rows),
       ),
     ),
+  ];
+}
+
+/**
+ * Pause or resume a queue after confirmation. Pause writes a policy on the queue's scope
+ * (task_type + model_profile); resume lifts every pause without owner_service covering the
+ * queue: a policy that only pauses is deleted, one that also caps keeps its cap.
+ * @param {any} q
+ */
+function pauseControl(q) {
+  const outcome = h('span', { class: 'outcome', role: 'status' });
+  const act = async () => {
+    try {
+      if (!q.paused) {
+        if (!window.confirm(`Pause ${q.queue}? Its jobs stay pending and are not claimed; running ones finish.`)) return;
+        await api('/api/v1/policies', {
+          method: 'PUT',
+          body: { scope: { task_type: q.task_type, model_profile: q.model_profile }, paused: true },
+        });
+        outcome.textContent = 'Paused.';
+        return;
+      }
+      const { policies } = await api('/api/v1/policies');
+      const pauses = policies.filter(
+        (/** @type {any} */ p) =>
+          p.paused &&
+          !p.scope.owner_service &&
+          (!p.scope.task_type || p.scope.task_type === q.task_type) &&
+          (!p.scope.model_profile || p.scope.model_profile === q.model_profile),
+      );
+      const names = pauses.map((/** @type {any} */ p) => `policy ${p.id}`).join(', ');
+      if (!window.confirm(`Resume ${q.queue}? This lifts ${names}, which may cover other queues too.`)) return;
+      for (const p of pauses) {
+        if (p.max_running === null) await api(`/api/v1/policies/${p.id}`, { method: 'DELETE' });
+        else await api('/api/v1/policies', { method: 'PUT', body: { scope: p.scope, max_running: p.max_running, paused: false } });
+      }
+      outcome.textContent = 'Resumed.';
+    } catch (err) {
+      outcome.textContent = `Refused: ${err instanceof ApiError ? String(err) : String(err)}`;
+    }
+  };
+  const label = q.paused ? 'Resume' : 'Pause';
+  return [
+    q.paused ? h('span', { class: 'badge' }, 'paused') : null,
+    ' ',
+    h('button', { type: 'button', data: { key: `pause:${q.queue}` }, 'aria-label': `${label} ${q.queue}`, onclick: act }, label),
+    outcome,
   ];
 }
