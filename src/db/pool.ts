@@ -97,6 +97,22 @@ function withoutStatementNames(client: pg.PoolClient): void {
   };
 }
 
+/** deadlock_detected, serialization_failure: the transaction lost a race and may simply run again. */
+export const DB_CONFLICT_CODES = new Set(['40P01', '40001']);
+/** How often a transaction that lost such a race is run again before the error is answered (503). */
+const CONFLICT_TRIES = 3;
+
+/** withTransaction, run again (up to CONFLICT_TRIES times in all) when it loses a deadlock or serialization race. */
+export async function withTransactionRetried<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withTransaction(pool, fn);
+    } catch (err) {
+      if (attempt >= CONFLICT_TRIES || !DB_CONFLICT_CODES.has((err as { code?: string })?.code ?? '')) throw err;
+    }
+  }
+}
+
 /** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -2,7 +2,7 @@
 // validator's errors, body-parser errors, database outages) into problem+json.
 // Only 5xx are logged, with the stack; responses never carry a stack.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { QUERY_DEADLINE_ERROR } from '../db/pool.ts';
+import { DB_CONFLICT_CODES, QUERY_DEADLINE_ERROR } from '../db/pool.ts';
 import { isPgbossVersionError, reportIfPgbossVersionError } from '../pgboss/version-guard.ts';
 import { type FieldError, HttpError } from './problem.ts';
 
@@ -32,7 +32,6 @@ const DB_TIMEOUT_CODES = new Set(['57014', '55P03']); // query_canceled (stateme
 // A transaction PostgreSQL aborted to break a lock cycle or a serialization conflict:
 // nothing was written, so the client may simply send the same request again. Statements
 // lock rows in one global order (id) so these should not happen; if one does, it is 503.
-const DB_CONFLICT_CODES = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
 
 function isDbUnavailable(err: any): boolean {
   if (DB_UNAVAILABLE_CODES.has(err?.code)) return true;

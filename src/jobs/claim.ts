@@ -4,7 +4,7 @@
 // becomes claimable). Each claim is one transaction of a few statements
 // (claim-store.ts) with the order decided in between by fair-share.ts. A long-poll claim commits only if its client is still there.
 import type { Pool, Queryable } from '../db/pool.ts';
-import { withTransaction } from '../db/pool.ts';
+import { withTransactionRetried } from '../db/pool.ts';
 import { badRequest } from '../http/problem.ts';
 import { capsForClaim, type Policy } from '../policies/policy.ts';
 import { type ClaimedRow, countRunning, lockCaps, lockClocks, readHeads, takeFromLanes } from './claim-store.ts';
@@ -125,7 +125,7 @@ export class Claimer {
       leaseSeconds: req.lease_seconds,
     };
     const waitMs = req.wait_seconds * 1000;
-    if (waitMs === 0) return this.claimed(await withTransaction(this.d.pool, (client) => this.claimOnce(client, params)));
+    if (waitMs === 0) return this.claimed(await withTransactionRetried(this.d.pool, (client) => this.claimOnce(client, params)));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
     while (!signal.aborted) {
@@ -150,7 +150,8 @@ export class Claimer {
   }
 
   private async claimIfConnected(params: ClaimParams, signal: AbortSignal): Promise<ClaimedRow[]> {
-    return withTransaction(this.d.pool, async (client) => {
+    // a claim that loses a lock race with another (fair-share rows, caps) runs again
+    return withTransactionRetried(this.d.pool, async (client) => {
       const rows = await this.claimOnce(client, params);
       if (rows.length && signal.aborted) throw new ClientGone();
       return rows;

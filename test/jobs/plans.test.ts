@@ -121,8 +121,9 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
         expectNoSeqScan(all);
         expect(claimIndexRows(all)).to.be.at.most(lanes * limit);
         const sorts = all.filter((n) => n['Node Type'] === 'Sort');
-        // besides the heads, only the lane registry's rows (queues × owners) may be sorted (DISTINCT)
-        for (const s of sorts) expect(s['Actual Rows']).to.be.at.most(Math.max(lanes * limit, queues * 2));
+        // besides the heads, only the lane registry's rows (queues × owners) may be sorted (DISTINCT):
+        // four owners have lanes (the API's, the seeder's, and the two of the failed jobs)
+        for (const s of sorts) expect(s['Actual Rows']).to.be.at.most(Math.max(lanes * limit, queues * 4));
       });
     }
   }
