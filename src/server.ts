@@ -25,6 +25,7 @@ import { QueueRegistry } from './pgboss/boss.ts';
 import { Leader } from './leader/leader.ts';
 import { maintenanceTasks } from './leader/tasks.ts';
 import { Waiters } from './jobs/waiters.ts';
+import { JobEventHub } from './jobs/event-hub.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { openReadinessGate, stopBoss } from './readiness.ts';
@@ -125,6 +126,8 @@ async function startOnDatabase(
   const queues = new QueueRegistry(() => gate.boss, pool);
   const waiters = new Waiters(directUrl, logger);
   await waiters.start();
+  const hub = new JobEventHub(directUrl, pool, logger);
+  await hub.start();
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,
@@ -137,6 +140,10 @@ async function startOnDatabase(
     stopping: stopping.signal,
     callbackPolicy: config.webhooks,
     events: metricsJobEvents(metrics),
+    hub,
+    streamsMax: config.events.streamsMax,
+    keepAliveMs: config.events.keepAliveMs,
+    logger,
   });
 
   const leader: Leader = new Leader(
@@ -188,6 +195,8 @@ async function startOnDatabase(
     await deliverer?.stop();
     await leader.stop();
     await waiters.stop();
+    jobs.progress.stop();
+    await hub.stop();
     await providers.close();
     if (gate.boss) await stopBoss(gate.boss);
   };

@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool.ts';
 import { HttpError, notFound } from '../http/problem.ts';
 import { isUuid } from '../lib/ids.ts';
 import { latestDelivery } from '../webhooks/store.ts';
+import { getProgress } from './progress-store.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from './read-store.ts';
 
 export function encodeCursor(id: string): string {
@@ -27,11 +28,12 @@ export class JobReader {
     const job = await getJob(this.pool, id, owners);
     if (!job) throw notFound();
     if (!withAttempts) return job;
-    const [attempts_history, callback] = await Promise.all([
+    const [attempts_history, callback, progress] = await Promise.all([
       getAttempts(this.pool, id),
       job.callback_url ? latestDelivery(this.pool, id) : null,
+      getProgress(this.pool, id),
     ]);
-    return { ...job, attempts_history, callback };
+    return { ...job, attempts_history, callback, progress };
   }
 
   async list(filter: ListFilter) {

@@ -4,13 +4,18 @@
 // pg-boss together, and reports committed changes through `events` (the lease
 // reaper reports through the same path). This class only builds the parts from
 // one set of dependencies.
+import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
 import type { CallbackPolicy } from '../webhooks/policy.ts';
 import { JobAdmin } from './admin.ts';
 import { Claimer } from './claim.ts';
 import { JobCreator } from './create.ts';
+import type { JobEventHub } from './event-hub.ts';
+import { EventStreams } from './event-stream.ts';
 import { type JobEvents, noEvents } from './events.ts';
+import { waitForStatus } from './job-wait.ts';
+import { ProgressReporter } from './progress.ts';
 import { JobReader } from './read.ts';
 import { Settler } from './settle.ts';
 import type { Backoff } from './settle-store.ts';
@@ -29,6 +34,11 @@ export interface JobServiceDeps {
   stopping: AbortSignal;
   callbackPolicy: CallbackPolicy;
   events?: JobEvents;
+  /** Job events from any replica (streams, create-and-wait). */
+  hub: JobEventHub;
+  streamsMax: number;
+  keepAliveMs: number;
+  logger: Logger;
 }
 
 export class JobService {
@@ -38,6 +48,9 @@ export class JobService {
   readonly settler: Settler;
   readonly admin: JobAdmin;
   readonly reader: JobReader;
+  readonly progress: ProgressReporter;
+  readonly streams: EventStreams;
+  private readonly d: JobServiceDeps;
 
   constructor(d: JobServiceDeps) {
     const events = d.events ?? noEvents;
@@ -47,6 +60,21 @@ export class JobService {
     this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.reader = new JobReader(d.pool);
+    this.progress = new ProgressReporter(d.pool, d.logger);
+    this.streams = new EventStreams({
+      pool: d.pool,
+      hub: d.hub,
+      maxStreams: d.streamsMax,
+      keepAliveMs: d.keepAliveMs,
+      stopping: d.stopping,
+    });
+    this.d = d;
+  }
+
+  /** Waits (at most `ms`) until job `id` has a status for which `done` holds. */
+  waitForStatus(id: string, done: (status: string) => boolean, ms: number, signal: AbortSignal): Promise<void> {
+    const { pool, hub, longPollRecheckMs: recheckMs, stopping } = this.d;
+    return waitForStatus({ pool, hub, recheckMs, stopping }, id, done, ms, signal);
   }
 
   /** Claim requests long-polling right now in this process. */

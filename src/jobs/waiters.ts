@@ -3,8 +3,8 @@
 // path: create, retry, lease expiry). Waiting claim requests register a filter and
 // are woken when a matching queue is notified. Delayed jobs that become due do not
 // notify, so waiters also re-check on a timer (LONG_POLL_RECHECK).
-import pg from 'pg';
 import type { Logger } from 'pino';
+import { ListenConnection } from '../db/listen.ts';
 
 export const JOBS_CHANNEL = 'ai_service_jobs';
 
@@ -29,45 +29,24 @@ function matches(filter: WaitFilter, queue: string): boolean {
 
 export class Waiters {
   private readonly waiters = new Set<Waiter>();
-  private client: pg.Client | undefined;
-  private stopped = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly url: string;
-  private readonly logger: Logger;
+  private readonly connection: ListenConnection;
 
   constructor(url: string, logger: Logger) {
-    this.url = url;
-    this.logger = logger;
-  }
-
-  async start(): Promise<void> {
-    try {
-      const client = new pg.Client({ connectionString: this.url, application_name: 'ai-service-listen' });
-      client.on('notification', (msg) => this.notify(msg.payload ?? ''));
-      client.on('error', () => this.reconnect());
-      client.on('end', () => this.reconnect());
-      await client.connect();
-      await client.query(`LISTEN ${JOBS_CHANNEL}`);
-      this.client = client;
+    this.connection = new ListenConnection({
+      url,
+      logger,
+      applicationName: 'ai-service-listen',
+      channel: JOBS_CHANNEL,
+      onNotification: (queue) => this.notify(queue),
       // Anything notified while we were disconnected is caught by waking everyone once.
-      for (const w of this.waiters) w.wake();
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'LISTEN connection failed; retrying');
-      this.reconnect();
-    }
+      onConnected: () => {
+        for (const w of this.waiters) w.wake();
+      },
+    });
   }
 
-  private reconnect(): void {
-    const c = this.client;
-    this.client = undefined;
-    c?.removeAllListeners();
-    c?.on('error', () => {});
-    c?.end().catch(() => {});
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.start();
-    }, 1000);
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
   private notify(queue: string): void {
@@ -119,13 +98,7 @@ export class Waiters {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
     for (const w of this.waiters) w.wake();
-    const c = this.client;
-    this.client = undefined;
-    c?.removeAllListeners();
-    c?.on('error', () => {});
-    await c?.end().catch(() => {});
+    await this.connection.stop();
   }
 }
