@@ -85,8 +85,9 @@ export function jobRoutes(service: JobService): Router {
     const owners = ownerScope(req);
     const wait = req.query.wait === undefined ? 0 : Number(req.query.wait);
     if (wait > 0) {
+      // A finished job answers at once: only an operator's retry could still change it.
       const { status } = await service.reader.get(req.params.id, false, owners);
-      await service.waitForStatus(req.params.id, (s) => s !== status, wait * 1000, clientGone(res));
+      if (!TERMINAL_STATUSES.has(status)) await service.waitForStatus(req.params.id, (s) => s !== status, wait * 1000, clientGone(res));
     }
     if (res.destroyed) return;
     res.json(await service.reader.get(req.params.id, true, owners));

@@ -50,6 +50,7 @@ export class JobService {
   readonly reader: JobReader;
   readonly progress: ProgressReporter;
   readonly streams: EventStreams;
+  readonly hub: JobEventHub;
   private readonly d: JobServiceDeps;
 
   constructor(d: JobServiceDeps) {
@@ -68,6 +69,7 @@ export class JobService {
       keepAliveMs: d.keepAliveMs,
       stopping: d.stopping,
     });
+    this.hub = d.hub;
     this.d = d;
   }
 
