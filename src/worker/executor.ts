@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Env } from '../config.ts';
 import type { ProviderTarget } from '../providers/check.ts';
+import type { ProgressUpdate } from './progress.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -17,6 +18,8 @@ export interface JobContext {
   /** Aborted when the worker stops waiting for this job (shutdown, lease lost). */
   signal: AbortSignal;
   logger: Logger;
+  /** Reports progress to callers (sent at most every 500 ms, the latest wins; best effort). */
+  progress(update: ProgressUpdate): void;
 }
 
 export interface Executor {

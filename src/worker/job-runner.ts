@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { type AiServiceClient, ApiError, type Body, type ClaimedJob, type Job } from '../client/index.ts';
 import { fromThrown, ProviderError } from './providers/errors.ts';
+import { type ProgressUpdate, ProgressSender } from './progress.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import type { Executor, JsonObject } from './executor.ts';
 
@@ -103,15 +104,26 @@ export class JobRunner {
     const started = performance.now();
     this.log.info('job started');
     this.scheduleHeartbeat();
+    const progress = new ProgressSender(this.d.client, this.job, this.log);
     let outcome: Outcome;
     let category: string | undefined;
     try {
       const { id, task_type, model_profile, attempt } = this.job;
-      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log };
+      const ctx = {
+        id,
+        task_type,
+        model_profile,
+        attempt,
+        signal: this.abort.signal,
+        logger: this.log,
+        progress: (u: ProgressUpdate) => progress.report(u),
+      };
       const result = await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
+      await progress.finish();
       this.stopHeartbeats();
       outcome = await this.complete(result);
     } catch (err) {
+      progress.stop();
       this.stopHeartbeats();
       const failure = this.failureOf(err);
       category = failure?.category;
