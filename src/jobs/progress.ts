@@ -78,6 +78,22 @@ export class ProgressReporter {
     this.write(id, p.token, p.update).catch((err) => this.logger.warn({ err: (err as Error).message, jobId: id }, 'progress write failed'));
   }
 
+  /**
+   * Writes now what is pending for these jobs, so a worker's last report before it
+   * completes or fails the job is stored (and streamed) ahead of the status change.
+   */
+  async flush(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const window = this.windows.get(id);
+      const p = window?.pending;
+      if (!window || !p) continue;
+      window.pending = undefined;
+      await storeProgress(this.pool, id, p.token, p.update).catch((err) =>
+        this.logger.warn({ err: (err as Error).message, jobId: id }, 'progress write failed'),
+      );
+    }
+  }
+
   /** Drops pending updates (shutdown). */
   stop(): void {
     for (const w of this.windows.values()) clearTimeout(w.timer);

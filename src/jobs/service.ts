@@ -58,10 +58,16 @@ export class JobService {
     this.events = events;
     this.creator = new JobCreator({ pool: d.pool, queues: d.queues, inputLimits: d.inputLimits, callbackPolicy: d.callbackPolicy, events });
     this.claimer = new Claimer({ pool: d.pool, waiters: d.waiters, longPollRecheckMs: d.longPollRecheckMs, stopping: d.stopping, events });
-    this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events });
+    this.progress = new ProgressReporter(d.pool, d.logger);
+    this.settler = new Settler({
+      pool: d.pool,
+      resultLimits: d.resultLimits,
+      backoff: d.backoff,
+      events,
+      flushProgress: (ids) => this.progress.flush(ids),
+    });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.reader = new JobReader(d.pool);
-    this.progress = new ProgressReporter(d.pool, d.logger);
     this.streams = new EventStreams({
       pool: d.pool,
       hub: d.hub,

@@ -91,4 +91,16 @@ describe('progress reports', () => {
     expect((await api.get(job.id)).progress).to.include({ fraction: 0.9, message: 'almost' });
     expect(await progressEvents(job.id)).to.have.length(1);
   });
+
+  it('stores a report still coalescing before the job is completed, ahead of the status change', async () => {
+    const job = await given.job(t, { status: 'running' });
+    await report(job.id, { lease_token: job.lease_token, fraction: 0.5, message: 'half' });
+    expect((await report(job.id, { lease_token: job.lease_token, fraction: 1, message: 'done' })).stored).to.equal(false);
+    await api.complete(job.id, { lease_token: job.lease_token, result: {} });
+    expect((await api.get(job.id)).progress).to.include({ fraction: 1, message: 'done' });
+    const { rows } = await t.sql.query(`SELECT kind, data ->> 'status' AS status FROM job_events WHERE job_id = $1::uuid ORDER BY id`, [
+      job.id,
+    ]);
+    expect(rows.map((r) => r.status ?? r.kind)).to.deep.equal(['running', 'progress', 'completed']);
+  });
 });
