@@ -17,6 +17,7 @@ import type { QueueRef } from './driver.ts';
 import { BENCH_TOKENS, REPO_ROOT, type ServiceProcess, startBenchService, startDatabases } from './env.ts';
 import { HttpDriver } from './http-driver.ts';
 import { purgeScenario } from './purge-scenario.ts';
+import { eventStreams } from './scenario-events.ts';
 import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts';
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
@@ -32,6 +33,7 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
   6: { title: 'GET /api/v1/stats with 1,000,000 jobs', run: statsLatency },
   7: { title: 'long-poll wake-up latency', run: wakeLatency },
   8: { title: 'service RSS at the end of the run', run: serviceMemory },
+  10: { title: 'event streams: 1,000 open on one replica, status change → event', run: eventStreams },
   // The retention purge's cost to workers (scripts/bench/purge-scenario.ts). Not part
   // of the default run: it seeds its own 1,000,000 jobs and purges every completed
   // job older than 30 minutes, so run it alone (--scenario 9) or in --quick.
@@ -47,7 +49,8 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
       }),
   },
 };
-const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
+// 10 runs before 8, so the RSS at the end includes what the streams left behind.
+const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 10, 8];
 /** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
 const BASELINE_POOL_SIZE = 20;
 /** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan. */
@@ -62,7 +65,7 @@ const { values: args } = parseArgs({
   },
 });
 const selected = args.scenario?.map(Number) ?? (args.quick ? Object.keys(SCENARIOS).map(Number) : DEFAULT_SCENARIOS);
-for (const n of selected) if (!SCENARIOS[n]) throw new Error(`--scenario must be one of 1-9, got ${n}`);
+for (const n of selected) if (!SCENARIOS[n]) throw new Error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${n}`);
 
 const cleanups: (() => Promise<unknown>)[] = [];
 async function cleanup(): Promise<void> {
