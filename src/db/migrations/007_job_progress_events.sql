@@ -23,6 +23,11 @@ CREATE TABLE job_events (
 );
 CREATE INDEX job_events_job_idx ON job_events (job_id, id);
 
+-- Jobs still to finish when this runs get their current status as their first event,
+-- so their streams start with it (finished jobs are left alone: there may be millions).
+INSERT INTO job_events (job_id, kind, data)
+SELECT j.id, 'status', job_json(j) - 'input' FROM jobs j WHERE j.status IN ('pending', 'running') ORDER BY j.id;
+
 -- Statement-level with transition tables: a batch create or a claim of 100 jobs
 -- appends its events in one INSERT and sends one notification with the id range.
 -- The status snapshot leaves out `input` (up to 1 MiB, and the caller sent it).
