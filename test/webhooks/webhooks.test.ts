@@ -81,8 +81,9 @@ describe('completion callbacks (webhooks)', () => {
     const report = (fraction: number) =>
       t.api.post(`/api/v1/jobs/${job.id}/progress`).send({ lease_token: jobs[0].lease_token, fraction }).expect(202);
     await report(0.1);
-    // A second stored report, inside the 2 s throttle.
-    await waitUntil(async () => (await report(0.2)).body.stored, { what: 'a second stored report' });
+    // A second report, stored when its coalescing window ends: inside the 2 s throttle.
+    await report(0.2);
+    await waitUntil(async () => (await api.get(job.id)).progress.fraction === 0.2, { what: 'the second report stored' });
     await api.complete(job.id, { lease_token: jobs[0].lease_token, result: { content: 'done' } });
     const received = await r.waitFor(2);
     const types = received.map((req) => JSON.parse(req.body).type);
