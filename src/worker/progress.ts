@@ -20,6 +20,8 @@ export class ProgressSender {
   private lastSentAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Reports go out one after another: two in flight could arrive, and be stored, out of order. */
+  private sending: Promise<void> = Promise.resolve();
   private readonly send: (u: ProgressUpdate) => Promise<unknown>;
   private readonly logger: Logger;
   private readonly everyMs: number;
@@ -44,7 +46,17 @@ export class ProgressSender {
     this.pending = undefined;
     if (!u || this.stopped) return;
     this.lastSentAt = Date.now();
-    this.send(u).catch((err) => this.logger.debug({ error: (err as Error).message }, 'progress report failed'));
+    this.enqueue(u);
+  }
+
+  private enqueue(u: ProgressUpdate): Promise<void> {
+    this.sending = this.sending.then(() =>
+      this.send(u).then(
+        () => {},
+        (err) => this.logger.debug({ error: (err as Error).message }, 'progress report failed'),
+      ),
+    );
+    return this.sending;
   }
 
   /** Sends the pending report now (the executor's last word, e.g. `done`), then stops. */
@@ -53,7 +65,7 @@ export class ProgressSender {
     this.timer = undefined;
     const u = this.pending;
     this.stopped = true;
-    if (u) await this.send(u).catch((err) => this.logger.debug({ error: (err as Error).message }, 'progress report failed'));
+    await (u ? this.enqueue(u) : this.sending);
   }
 
   /** Nothing more is sent (the job is about to be failed). */
