@@ -91,6 +91,14 @@ export interface JobsConfig {
   longPollRecheckMs: number;
 }
 
+/** Live progress for callers: event streams (SSE) per replica. */
+export interface EventsConfig {
+  /** Open event streams this replica serves; one more is answered 503 with Retry-After. */
+  streamsMax: number;
+  /** A comment line this often keeps idle streams open through proxies. */
+  keepAliveMs: number;
+}
+
 export interface RetentionConfig {
   /** Retention per terminal status in milliseconds; 0 keeps forever. */
   policy: { completed: number; failed: number; cancelled: number };
@@ -122,6 +130,7 @@ export interface Config {
   auth: AuthConfig;
   webhooks: WebhooksConfig;
   jobs: JobsConfig;
+  events: EventsConfig;
   retention: RetentionConfig;
   shutdown: ShutdownConfig;
   tracing: TracingConfig;
@@ -285,6 +294,10 @@ export function loadConfig(env: Env): Config {
         maxMs: read(env, 'RETRY_BACKOFF_MAX', 600_000, duration, POSITIVE_DURATION),
       },
       longPollRecheckMs: read(env, 'LONG_POLL_RECHECK', 1000, duration, POSITIVE_DURATION),
+    },
+    events: {
+      streamsMax: read(env, 'EVENT_STREAMS_MAX', 2000, int(1, 100_000), 'an integer 1-100000'),
+      keepAliveMs: read(env, 'EVENT_STREAM_KEEPALIVE', 15_000, duration, POSITIVE_DURATION),
     },
     retention: {
       policy: {

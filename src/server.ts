@@ -28,6 +28,7 @@ import { Waiters } from './jobs/waiters.ts';
 import { PolicyCache } from './policies/cache.ts';
 import { policyRoutes } from './policies/routes.ts';
 import { PolicyService } from './policies/service.ts';
+import { JobEventHub } from './jobs/event-hub.ts';
 import { statsRoutes } from './stats/routes.ts';
 import { StatsService } from './stats/service.ts';
 import { openReadinessGate, stopBoss } from './readiness.ts';
@@ -133,6 +134,8 @@ async function startOnDatabase(
   await policyCache.start();
   const stats = new StatsService(pool, () => policyCache.policies);
   registerQueueGauges(metrics, stats, logger);
+  const hub = new JobEventHub(directUrl, pool, logger, { connectTimeoutMs: config.db.connectTimeoutMs });
+  await hub.start();
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,
@@ -147,6 +150,10 @@ async function startOnDatabase(
     events: metricsJobEvents(metrics),
     tracing,
     policies: () => policyCache.policies,
+    hub,
+    streamsMax: config.events.streamsMax,
+    keepAliveMs: config.events.keepAliveMs,
+    logger,
   });
 
   const leader: Leader = new Leader(
@@ -201,6 +208,8 @@ async function startOnDatabase(
     await leader.stop();
     await waiters.stop();
     await policyCache.stop();
+    jobs.progress.stop();
+    await hub.stop();
     await providers.close();
     if (gate.boss) await stopBoss(gate.boss);
     // Last, so the spans of everything above are exported.

@@ -19,6 +19,7 @@ import { HttpDriver } from './http-driver.ts';
 import { bulkScenario } from './bulk-scenario.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import { scaleScenario } from './scale-scenario.ts';
+import { eventStreams } from './scenario-events.ts';
 import { machineInfo, printTable, type RunInfo, writeResults } from './report.ts';
 import { type Context, FULL, type Metric, QUICK } from './scenario.ts';
 import { claimLatency, serviceMemory, statsLatency, wakeLatency } from './scenarios-read.ts';
@@ -76,8 +77,10 @@ const SCENARIOS: Record<number, { title: string; run: (ctx: Context) => Promise<
   13: { title: 'claim (limit 50) + complete with policies vs without, 20 owners', run: fairThroughput },
   14: { title: 'claim latency with 100,000 held jobs (paused and capped)', run: heldClaimLatency },
   15: { title: 'claim latency with 100,000 delayed + 100,000 ready jobs in one queue', run: delayedClaimLatency },
+  16: { title: 'event streams: 1,000 open on one replica, status change → event', run: eventStreams },
 };
-const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15];
+// 16 runs before 8, so the RSS at the end includes what the streams left behind.
+const DEFAULT_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 8];
 /** Connections in the baseline's pool: the service's DB_POOL_SIZE default. */
 const BASELINE_POOL_SIZE = 20;
 /** Jobs pushed through each queue before measuring: statistics taken on an empty queue give fetch a bad plan. */

@@ -27,6 +27,8 @@ export const RULES: readonly Rule[] = [
   rule('bulkJobs', 'POST', '/api/v1/jobs/bulk', ['producer']),
   rule('claimJobs', 'POST', '/api/v1/jobs/claim', ['worker']),
   rule('getJob', 'GET', '/api/v1/jobs/{id}', ['producer']),
+  rule('streamJobEvents', 'GET', '/api/v1/jobs/{id}/events', ['producer']),
+  rule('streamOwnerEvents', 'GET', '/api/v1/events', ['producer']),
   rule('retryJob', 'POST', '/api/v1/jobs/{id}/retry', ['producer']),
   rule('cancelJob', 'POST', '/api/v1/jobs/{id}/cancel', ['producer']),
   // A worker's lease token is what ties it to one job; the role only says it is a worker.
@@ -34,6 +36,7 @@ export const RULES: readonly Rule[] = [
   rule('completeJob', 'POST', '/api/v1/jobs/{id}/complete', ['worker']),
   rule('completeJobs', 'POST', '/api/v1/jobs/complete', ['worker']),
   rule('failJob', 'POST', '/api/v1/jobs/{id}/fail', ['worker']),
+  rule('reportProgress', 'POST', '/api/v1/jobs/{id}/progress', ['worker']),
   rule('getStats', 'GET', '/api/v1/stats', []),
   rule('getProviderStatus', 'GET', '/api/v1/providers/status', []),
   rule('listPolicies', 'GET', '/api/v1/policies', []),

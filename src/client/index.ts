@@ -24,7 +24,10 @@ export type Stats = Schemas['Stats'];
 type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
 /** The JSON body an operation answers with on success (200 or 201). */
 export type Success<K extends keyof operations> = operations[K]['responses'] extends infer R
-  ? (R extends { 200: infer A } ? Json<A> : never) | (R extends { 201: infer B } ? Json<B> : never)
+  ?
+      | (R extends { 200: infer A } ? Json<A> : never)
+      | (R extends { 201: infer B } ? Json<B> : never)
+      | (R extends { 202: infer C } ? Json<C> : never)
   : never;
 /** The JSON request body of an operation. */
 export type Body<K extends keyof operations> = operations[K] extends {
@@ -122,6 +125,10 @@ export class AiServiceClient {
   }
   heartbeatJob(id: string, body: Body<'heartbeatJob'>, o?: CallOptions): Promise<Success<'heartbeatJob'>> {
     return this.call({ op: 'heartbeatJob', method: 'POST', path: `/api/v1/jobs/${enc(id)}/heartbeat`, body, ...o });
+  }
+  /** Progress on a held lease; the service stores at most 2 per second per job (the latest wins). */
+  reportProgress(id: string, body: Body<'reportProgress'>, o?: CallOptions): Promise<Success<'reportProgress'>> {
+    return this.call({ op: 'reportProgress', method: 'POST', path: `/api/v1/jobs/${enc(id)}/progress`, body, ...o });
   }
   completeJob(id: string, body: Body<'completeJob'>, o?: CallOptions): Promise<Job> {
     return this.call({ op: 'completeJob', method: 'POST', path: `/api/v1/jobs/${enc(id)}/complete`, body, ...o });

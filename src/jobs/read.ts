@@ -6,6 +6,7 @@ import { isUuid } from '../lib/ids.ts';
 import { heldBy } from '../policies/held.ts';
 import type { Policy } from '../policies/policy.ts';
 import { latestDelivery } from '../webhooks/store.ts';
+import { getProgress } from './progress-store.ts';
 import { getAttempts, getJob, type ListFilter, listJobs } from './read-store.ts';
 
 export function encodeCursor(id: string): string {
@@ -32,13 +33,14 @@ export class JobReader {
     if (!job) throw notFound();
     if (!withAttempts) return job;
     const ready = job.status === 'pending' && Date.parse(job.run_after) <= Date.now();
-    const [attempts_history, callback, held] = await Promise.all([
+    const [attempts_history, callback, progress, held] = await Promise.all([
       getAttempts(this.pool, id),
       job.callback_url ? latestDelivery(this.pool, id) : null,
+      getProgress(this.pool, id),
       ready ? heldBy(this.pool, this.policies(), job) : [],
     ]);
     // held_by only on a job a policy holds back, so other jobs read as before
-    return { ...job, ...(held.length ? { held_by: held } : {}), attempts_history, callback };
+    return { ...job, ...(held.length ? { held_by: held } : {}), attempts_history, callback, progress };
   }
 
   async list(filter: ListFilter) {

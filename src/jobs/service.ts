@@ -4,6 +4,7 @@
 // pg-boss together, and reports committed changes through `events` (the lease
 // reaper reports through the same path). This class only builds the parts from
 // one set of dependencies.
+import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { QueueRegistry } from '../pgboss/boss.ts';
@@ -13,7 +14,11 @@ import { JobAdmin } from './admin.ts';
 import { BulkActions } from './bulk.ts';
 import { Claimer } from './claim.ts';
 import { JobCreator } from './create.ts';
+import type { JobEventHub } from './event-hub.ts';
+import { EventStreams } from './event-stream.ts';
 import { type JobEvents, noEvents } from './events.ts';
+import { waitForStatus } from './job-wait.ts';
+import { ProgressReporter } from './progress.ts';
 import { JobReader } from './read.ts';
 import { Settler } from './settle.ts';
 import type { Backoff } from './settle-store.ts';
@@ -35,6 +40,11 @@ export interface JobServiceDeps {
   tracing?: Tracing;
   /** The policies in force (src/policies/cache.ts); none when absent. */
   policies?: () => readonly Policy[];
+  /** Job events from any replica (streams, create-and-wait). */
+  hub: JobEventHub;
+  streamsMax: number;
+  keepAliveMs: number;
+  logger: Logger;
 }
 
 export class JobService {
@@ -45,6 +55,10 @@ export class JobService {
   readonly admin: JobAdmin;
   readonly bulk: BulkActions;
   readonly reader: JobReader;
+  readonly progress: ProgressReporter;
+  readonly streams: EventStreams;
+  readonly hub: JobEventHub;
+  private readonly d: JobServiceDeps;
 
   constructor(d: JobServiceDeps) {
     const events = d.events ?? noEvents;
@@ -58,10 +72,33 @@ export class JobService {
       events,
       policies: d.policies ?? (() => []),
     });
-    this.settler = new Settler({ pool: d.pool, resultLimits: d.resultLimits, backoff: d.backoff, events, tracing: d.tracing ?? noTracing });
+    this.progress = new ProgressReporter(d.pool, d.logger);
+    this.settler = new Settler({
+      pool: d.pool,
+      resultLimits: d.resultLimits,
+      backoff: d.backoff,
+      events,
+      tracing: d.tracing ?? noTracing,
+      flushProgress: (ids) => this.progress.flush(ids),
+    });
     this.admin = new JobAdmin({ pool: d.pool, events });
     this.bulk = new BulkActions({ pool: d.pool, events, stopping: d.stopping });
     this.reader = new JobReader(d.pool, d.policies);
+    this.streams = new EventStreams({
+      pool: d.pool,
+      hub: d.hub,
+      maxStreams: d.streamsMax,
+      keepAliveMs: d.keepAliveMs,
+      stopping: d.stopping,
+    });
+    this.hub = d.hub;
+    this.d = d;
+  }
+
+  /** Waits (at most `ms`) until job `id` has a status for which `done` holds. */
+  waitForStatus(id: string, done: (status: string) => boolean, ms: number, signal: AbortSignal): Promise<void> {
+    const { pool, hub, longPollRecheckMs: recheckMs, stopping } = this.d;
+    return waitForStatus({ pool, hub, recheckMs, stopping }, id, done, ms, signal);
   }
 
   /** Claim requests long-polling right now in this process. */

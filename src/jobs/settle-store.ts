@@ -17,8 +17,8 @@ import type { Queryable } from '../db/pool.ts';
 import { bossFollow, bossHeartbeat, bossHoldsAttempt, bothStoresMoved } from '../pgboss/mirror.ts';
 import { JOB_COLUMNS, type JobRow } from './job-row.ts';
 
-/** SQL: locked job row `l` is held by lease token `token`. */
-function holdsLease(l: string, token: string): string {
+/** SQL: locked job row `l` is held by lease token `token`. The one place that decides it. */
+export function holdsLease(l: string, token: string): string {
   return `${l}.status = 'running' AND ${l}.lease_token = ${token} AND ${l}.lease_expires_at > now() AND ${bossHoldsAttempt(l)}`;
 }
 

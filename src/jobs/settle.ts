@@ -21,6 +21,8 @@ export interface SettleDeps {
   events: JobEvents;
   /** A span for each job's whole life, created to finished, once it is completed or failed for good. */
   tracing: Tracing;
+  /** Stores progress still coalescing for these jobs, before they are settled. */
+  flushProgress: (ids: string[]) => Promise<void>;
 }
 
 export interface FailRequest {
@@ -74,6 +76,7 @@ export class Settler {
   /** A repeated complete with the token of the attempt that did it is answered with the job. */
   async complete(id: string, token: string, result: Record<string, unknown>): Promise<JobRow> {
     checkPayload(result, '/body/result', this.d.resultLimits);
+    await this.d.flushProgress([id]);
     const [settled] = await completeJobs(this.d.pool, [{ id, lease_token: token, result }]);
     if (settled.outcome === 'completed') {
       this.d.events.completed(settled.job!);
@@ -94,6 +97,7 @@ export class Settler {
         throw badRequest('a job may appear once per request', [{ path: `/body/completions/${i}/id`, message: 'duplicate id' }]);
       seen.add(it.id);
     });
+    await this.d.flushProgress(items.map((it) => it.id));
     const outcomes = new Map<string, BatchOutcome>();
     for (const s of await completeJobs(this.d.pool, items)) {
       if (s.outcome === 'completed') {
@@ -109,6 +113,7 @@ export class Settler {
   async fail(id: string, req: FailRequest): Promise<JobRow> {
     const error = { category: req.category, message: storedMessage(req.message) };
     const retryable = req.retryable ?? !NOT_RETRYABLE_BY_DEFAULT.has(req.category);
+    await this.d.flushProgress([id]);
     const settled = await failJob(
       this.d.pool,
       id,

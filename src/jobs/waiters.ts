@@ -3,8 +3,8 @@
 // path: create, retry, lease expiry). Waiting claim requests register a filter and
 // are woken when a matching queue is notified. Delayed jobs that become due do not
 // notify, so waiters also re-check on a timer (LONG_POLL_RECHECK).
-import pg from 'pg';
 import type { Logger } from 'pino';
+import { ListenConnection } from '../db/listen.ts';
 
 export const JOBS_CHANNEL = 'ai_service_jobs';
 
@@ -29,54 +29,25 @@ function matches(filter: WaitFilter, queue: string): boolean {
 
 export class Waiters {
   private readonly waiters = new Set<Waiter>();
-  private client: pg.Client | undefined;
-  private stopped = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly url: string;
-  private readonly logger: Logger;
-  private readonly connectTimeoutMs: number;
+  private readonly connection: ListenConnection;
 
-  /** connectTimeoutMs (DB_CONNECT_TIMEOUT): a connect that never answers would otherwise end LISTEN for good. */
-  constructor(url: string, logger: Logger, { connectTimeoutMs = 3000 }: { connectTimeoutMs?: number } = {}) {
-    this.url = url;
-    this.logger = logger;
-    this.connectTimeoutMs = connectTimeoutMs;
-  }
-
-  async start(): Promise<void> {
-    try {
-      const client = new pg.Client({
-        connectionString: this.url,
-        application_name: 'ai-service-listen',
-        connectionTimeoutMillis: this.connectTimeoutMs,
-        // A dead path that drops packets without a reset ends in an error, and a reconnect.
-        keepAlive: true,
-      });
-      client.on('notification', (msg) => this.notify(msg.payload ?? ''));
-      client.on('error', () => this.reconnect());
-      client.on('end', () => this.reconnect());
-      await client.connect();
-      await client.query(`LISTEN ${JOBS_CHANNEL}`);
-      this.client = client;
+  constructor(url: string, logger: Logger, { connectTimeoutMs }: { connectTimeoutMs?: number } = {}) {
+    this.connection = new ListenConnection({
+      url,
+      logger,
+      connectTimeoutMs,
+      applicationName: 'ai-service-listen',
+      channel: JOBS_CHANNEL,
+      onNotification: (queue) => this.notify(queue),
       // Anything notified while we were disconnected is caught by waking everyone once.
-      for (const w of this.waiters) w.wake();
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'LISTEN connection failed; retrying');
-      this.reconnect();
-    }
+      onConnected: () => {
+        for (const w of this.waiters) w.wake();
+      },
+    });
   }
 
-  private reconnect(): void {
-    const c = this.client;
-    this.client = undefined;
-    c?.removeAllListeners();
-    c?.on('error', () => {});
-    c?.end().catch(() => {});
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.start();
-    }, 1000);
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
   private notify(queue: string): void {
@@ -133,13 +104,7 @@ export class Waiters {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
     for (const w of this.waiters) w.wake();
-    const c = this.client;
-    this.client = undefined;
-    c?.removeAllListeners();
-    c?.on('error', () => {});
-    await c?.end().catch(() => {});
+    await this.connection.stop();
   }
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Env } from '../config.ts';
 import type { ProviderTarget } from '../providers/check.ts';
+import type { ProgressUpdate } from './progress.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -19,6 +20,8 @@ export interface JobContext {
   logger: Logger;
   /** W3C trace context to send to the provider (the worker's provider-call span); undefined when the job has none. */
   traceparent?: string;
+  /** Reports progress to callers (sent at most every 500 ms, the latest wins; best effort). */
+  progress(update: ProgressUpdate): void;
 }
 
 export interface Executor {

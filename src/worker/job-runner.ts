@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { type AiServiceClient, ApiError, type Body, type ClaimedJob, type Job } from '../client/index.ts';
 import { fromThrown, ProviderError } from './providers/errors.ts';
+import { type ProgressUpdate, ProgressSender } from './progress.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import type { Executor, JsonObject } from './executor.ts';
 import type { Span, Tracing } from '../tracing/tracing.ts';
@@ -120,13 +121,16 @@ export class JobRunner {
     this.log.info('job started');
     this.span('claim', this.d.claimedFrom).end();
     this.scheduleHeartbeat();
+    const progress = new ProgressSender(this.d.client, this.job, this.log);
     let outcome: Outcome;
     let category: string | undefined;
     try {
-      const result = await this.execute(executor);
+      const result = await this.execute(executor, progress);
+      await progress.finish();
       this.stopHeartbeats();
       outcome = await this.complete(result);
     } catch (err) {
+      progress.stop();
       this.stopHeartbeats();
       const failure = this.failureOf(err);
       category = failure?.category;
@@ -138,11 +142,20 @@ export class JobRunner {
   }
 
   /** The executor's run, in the span whose traceparent goes to the provider. */
-  private async execute(executor: Executor): Promise<JsonObject> {
+  private async execute(executor: Executor, progress: ProgressSender): Promise<JsonObject> {
     const span = this.span('provider call');
     try {
       const { id, task_type, model_profile, attempt } = this.job;
-      const ctx = { id, task_type, model_profile, attempt, signal: this.abort.signal, logger: this.log, traceparent: span.traceparent };
+      const ctx = {
+        id,
+        task_type,
+        model_profile,
+        attempt,
+        signal: this.abort.signal,
+        logger: this.log,
+        traceparent: span.traceparent,
+        progress: (u: ProgressUpdate) => progress.report(u),
+      };
       return await untilAborted(executor.run(this.job.input, ctx), this.abort.signal);
     } catch (err) {
       span.fail(brief(err).message);

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { client } from '../support/service.ts';
+import { waitFor } from '../support/wait.ts';
 import { accessibilityViolations, browserSuite, screenshot, waitForText } from './browser.ts';
 import { ANALYSIS, type Seeded, seed, TRANSCRIBE } from './seed.ts';
 
@@ -113,6 +114,23 @@ describe('dashboard (headless Chromium)', function () {
     await page.getByRole('button', { name: 'Cancel' }).click();
     await waitForText(page.locator('#action-outcome'), 'Cancelled: the job is now cancelled.');
     expect((await client(t.api).get(seeded.pendingId)).status).to.equal('cancelled');
+  });
+
+  it('shows the progress of a running job live, as the worker reports it', async () => {
+    const { t, page } = ui;
+    const api = client(t.api);
+    await api.create({ owner_service: 'telephony', owner_ref: 'x/live', task_type: 'transcribe', model_profile: 'live-s', input: {} });
+    const [job] = (await api.claim({ worker_id: 'gpu-05', model_profiles: ['live-s'] })).jobs;
+    await page.goto(`${t.url}/ui/#/jobs/${job.id}`);
+    await waitForText(page.locator('.job-status [data-status]'), 'running');
+    // Wait until the page follows the stream, then report: the text comes through the stream, not a poll.
+    await waitFor('the page to follow the event stream', () => t.service.jobs.streams.count > 0);
+    await t.api
+      .post(`/api/v1/jobs/${job.id}/progress`)
+      .send({ lease_token: job.lease_token, fraction: 0.4, message: 'transcribing' })
+      .expect(202);
+    await waitForText(page.locator('[data-key="progress-text"]'), /^40% transcribing/);
+    expect(await page.locator('progress').getAttribute('value')).to.equal('40');
   });
 
   it('says why an action was refused when the job changed meanwhile', async () => {

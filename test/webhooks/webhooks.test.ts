@@ -72,6 +72,28 @@ describe('completion callbacks (webhooks)', () => {
     expect(cb).to.include({ event: 'job.completed', attempts: 1, last_status_code: 204 });
   });
 
+  it('posts an opted-in, signed job.progress event at most once per 2 s per job', async () => {
+    const r = await receiver();
+    const job = await api.create(
+      jobBody({ callback_url: r.url, model_profile: 'hooks-progress', callback_events: ['progress', 'completed'] }),
+    );
+    const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['hooks-progress'] });
+    const report = (fraction: number) =>
+      t.api.post(`/api/v1/jobs/${job.id}/progress`).send({ lease_token: jobs[0].lease_token, fraction }).expect(202);
+    await report(0.1);
+    // A second report, stored when its coalescing window ends: inside the 2 s throttle.
+    await report(0.2);
+    await waitUntil(async () => (await api.get(job.id)).progress.fraction === 0.2, { what: 'the second report stored' });
+    await api.complete(job.id, { lease_token: jobs[0].lease_token, result: { content: 'done' } });
+    const received = await r.waitFor(2);
+    const types = received.map((req) => JSON.parse(req.body).type);
+    expect(types.sort()).to.deep.equal(['job.completed', 'job.progress']);
+    const progress = received.find((req) => JSON.parse(req.body).type === 'job.progress')!;
+    expect(JSON.parse(progress.body).data).to.include({ job_id: job.id, fraction: 0.1 });
+    const h = progress.headers as Record<string, string>;
+    expect(verify(SECRET, h['webhook-id'], h['webhook-timestamp'], h['webhook-signature'], progress.body)).to.equal(true);
+  });
+
   it('retries a receiver failing twice with 503, keeping the same webhook-id, and delivers once', async () => {
     const r = await receiver([{ status: 503 }, { status: 503 }, { status: 200 }]);
     const job = await runToCompletion(r.url);

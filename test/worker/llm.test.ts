@@ -3,11 +3,31 @@
 // so one worker serves every case.
 import { expect } from 'chai';
 import { type AiServiceClient, createClient } from '../../src/client/index.ts';
+import type { ServerResponse } from 'node:http';
 import { setup, type TestService } from '../support/service.ts';
+import { openStream } from '../support/sse.ts';
 import { completion, finished, sendJson, type StubServer, startWorker, stubServer, waitFor, type WorkerProcess } from './support.ts';
 
 const API_KEY = 'sk-test-secret-key';
 const SLOW_MS = 4000;
+
+const STREAMED_WORDS = ['The', 'caller', 'asks', 'for', 'a', 'refund', 'of', 'the', 'March', 'invoice.'];
+const STREAM_CHUNK_GAP_MS = 200;
+
+/** A vLLM-style streamed reply: one SSE chunk per word, then finish_reason, usage and [DONE]. */
+async function streamWords(res: ServerResponse, words: string[]): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const chunk = (o: object) =>
+    res.write(`data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', model: 'qwen2.5-14b', ...o })}\n\n`);
+  chunk({ choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
+  for (const [i, w] of words.entries()) {
+    chunk({ choices: [{ index: 0, delta: { content: i ? ` ${w}` : w }, finish_reason: null }] });
+    await new Promise((r) => setTimeout(r, STREAM_CHUNK_GAP_MS));
+  }
+  chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+  chunk({ choices: [], usage: { prompt_tokens: 9, completion_tokens: words.length, total_tokens: 9 + words.length } });
+  res.end('data: [DONE]\n\n');
+}
 
 let ref = 0;
 function llmJob(input: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -38,6 +58,7 @@ describe('worker: LLM executor', () => {
       if (text.startsWith('rate:') && n === 1) return sendJson(res, 429, { error: { message: 'slow down' } }, { 'retry-after': '1' });
       if (text.startsWith('reject:')) return sendJson(res, 400, { error: { message: 'max_tokens is too large', prompt: text } });
       if (text.startsWith('garbage:')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>');
+      if (text.startsWith('stream:')) return streamWords(res, STREAMED_WORDS);
       if (text.startsWith('slow:')) await new Promise((r) => setTimeout(r, SLOW_MS));
       sendJson(res, 200, completion(`echo ${text}`));
     });
@@ -81,7 +102,34 @@ describe('worker: LLM executor', () => {
     expect(req.method).to.equal('POST');
     expect(req.url).to.equal('/v1/chat/completions');
     expect(req.headers.authorization).to.equal(`Bearer ${API_KEY}`);
-    expect(JSON.parse(req.body.toString())).to.deep.equal({ model: 'qwen2.5-14b', messages, temperature: 0.2, max_tokens: 64 });
+    expect(JSON.parse(req.body.toString())).to.deep.equal({
+      model: 'qwen2.5-14b',
+      messages,
+      temperature: 0.2,
+      max_tokens: 64,
+      // The reply is asked for as a stream (this stub answers plain JSON, which is read the same way).
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it('streams the reply from the provider, reporting the text so far as progress, with the same final result', async () => {
+    const job = await api.createJob(llmJob({ prompt: 'stream: summarise' }));
+    const stream = await openStream(`${t.url}/api/v1/jobs/${job.id}/events`);
+    await stream.ended;
+    const partial = stream.events.filter((e) => e.event === 'progress').map((e) => e.data.output.content as string);
+    const full = STREAMED_WORDS.join(' ');
+    expect(partial.length, JSON.stringify(partial)).to.be.at.least(2);
+    for (const p of partial) expect(full.startsWith(p), p).to.equal(true);
+    expect(partial.some((p) => p.length < full.length)).to.equal(true);
+    const reports = stream.events.filter((e) => e.event === 'progress').map((e) => Date.parse(e.data.updated_at));
+    // At most one report per 500 ms while streaming; the last one is sent as the job completes.
+    for (let i = 1; i < reports.length - 1; i++) expect(reports[i] - reports[i - 1]).to.be.at.least(450);
+    const done = await api.getJob(job.id);
+    expect(done.status).to.equal('completed');
+    expect(done.result).to.deep.include({ content: full, model: 'qwen2.5-14b', finish_reason: 'stop' });
+    expect(done.result!.usage).to.deep.equal({ prompt_tokens: 9, completion_tokens: 10, total_tokens: 19 });
+    expect(JSON.parse(requestsFor('stream:')[0].body.toString())).to.include({ stream: true });
   });
 
   it('completes a structured-output job with the parsed JSON', async () => {

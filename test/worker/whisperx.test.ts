@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { type AiServiceClient, createClient } from '../../src/client/index.ts';
+import { openStream } from '../support/sse.ts';
 import { setup, type TestService } from '../support/service.ts';
 import { finished, type Recorded, type StubServer, startWorker, stubServer, type WorkerProcess } from './support.ts';
 
@@ -133,6 +134,24 @@ describe('worker: WhisperX executor', () => {
     const file = await uploaded(req);
     expect(file.name).to.equal('call-1.wav');
     expect(Buffer.from(await file.arrayBuffer()).equals(AUDIO)).to.equal(true);
+  });
+
+  it('reports its stages as progress, ending with done', async () => {
+    const job = await api.createJob(asrJob({ audio_url: `${files.url}/calls/call-1.wav` }));
+    const stream = await openStream(`${t.url}/api/v1/jobs/${job.id}/events`);
+    await stream.ended;
+    // The stream may open after the first stage: it starts with the latest progress.
+    const stages = stream.events.filter((e) => e.event === 'progress').map((e) => e.data.message);
+    const order = ['downloading', 'transcribing', 'done'];
+    expect(stages.map((m) => order.indexOf(m))).to.deep.equal([...stages.map((m) => order.indexOf(m))].sort());
+    expect(
+      stages.every((m) => order.includes(m)),
+      JSON.stringify(stages),
+    ).to.equal(true);
+    expect(stages.at(-1)).to.equal('done');
+    expect(stream.events.at(-1)).to.deep.include({ event: 'status' });
+    expect(stream.events.at(-1)!.data.status).to.equal('completed');
+    expect((await api.getJob(job.id)).progress).to.include({ fraction: 1, message: 'done' });
   });
 
   it(`fails at once as invalid_input when the audio is over the ${AUDIO_LIMIT} limit, with or without Content-Length`, async () => {

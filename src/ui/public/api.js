@@ -94,3 +94,34 @@ export function withQuery(path, query) {
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;
 }
+
+/**
+ * Follows a Server-Sent Events stream of the API (fetch, so the Bearer header is sent;
+ * EventSource cannot send one) until the server ends it or `signal` aborts. Each
+ * message is handed to `onEvent(event, data)`. Resolves when the stream ends.
+ * @param {string} path @param {(event: string, data: any) => void} onEvent @param {AbortSignal} signal
+ */
+export async function followEvents(path, onEvent, signal) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'text/event-stream' };
+  const bearer = token.get();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const res = await fetch(path, { headers, cache: 'no-store', signal });
+  if (!res.ok || !res.body) throw new ApiError(res.status, `http_${res.status}`, 'the event stream was refused');
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end = buffer.indexOf('\n\n');
+    while (end >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      end = buffer.indexOf('\n\n');
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) onEvent(event, JSON.parse(data));
+    }
+  }
+}

@@ -5,6 +5,7 @@
 //         or { prompt, system? }; optional model, temperature, max_tokens,
 //         response_format ({ type: 'json_schema', json_schema: {...} } or json_object)
 // result: { content, parsed?, model, finish_reason, usage, latency_ms }
+// progress: the reply is streamed; `output.content` is the text so far (at most every 500 ms)
 //         (`parsed` when JSON output was requested and the content parses)
 import { DURATION, type Env, list, read, url } from '../../config.ts';
 import { parseDuration, redactUrl } from '../../lib/units.ts';
@@ -75,7 +76,8 @@ export class LlmExecutor implements Executor {
     if (i.temperature !== undefined) req.temperature = i.temperature;
     if (i.max_tokens !== undefined) req.max_tokens = i.max_tokens;
     if (i.response_format) req.response_format = i.response_format;
-    const c = await this.client.chat(req, ctx.signal, ctx.traceparent);
+    // The text so far is the partial result callers see (the progress sender throttles it).
+    const c = await this.client.chat(req, ctx.signal, (text) => ctx.progress({ output: { content: text } }), ctx.traceparent);
     const result: JsonObject = { content: c.content };
     if (i.response_format && JSON_FORMATS.has(i.response_format.type) && c.content !== null) {
       const parsed = tryParse(c.content);

@@ -1,5 +1,6 @@
 // WhisperX executor: downloads the caller's audio (size-limited) and has
-// whisper-asr-webservice (engine whisperx) transcribe it.
+// whisper-asr-webservice (engine whisperx) transcribe it. Progress reports the
+// stages: downloading (0), transcribing (0.1), done (1).
 //
 // input:  { audio_url, language?, diarize?, min_speakers?, max_speakers?, initial_prompt? }
 // result: { text, language, segments: [{ start, end, text, speaker?, words? }],
@@ -53,6 +54,7 @@ export class WhisperxExecutor implements Executor {
     if (i.min_speakers !== undefined && i.max_speakers !== undefined && i.min_speakers > i.max_speakers) {
       throw invalidInput('input/min_speakers must be <= max_speakers');
     }
+    ctx.progress({ fraction: 0, message: 'downloading' });
     const audio = await downloadAudio(i.audio_url, {
       maxBytes: this.s.maxAudioBytes,
       timeoutMs: this.s.downloadTimeoutMs,
@@ -62,7 +64,9 @@ export class WhisperxExecutor implements Executor {
     });
     ctx.logger.debug({ bytes: audio.data.size }, 'audio downloaded');
     const { audio_url: _url, ...options } = i;
+    ctx.progress({ fraction: 0.1, message: 'transcribing' });
     const t = await this.client.transcribe(audio, options, ctx.signal, ctx.traceparent);
+    ctx.progress({ fraction: 1, message: 'done' });
     return { ...t };
   }
 }

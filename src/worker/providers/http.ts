@@ -21,6 +21,8 @@ export interface ProviderCall {
   tooLarge?: (bytes: number) => ProviderError;
   /** Turns a non-2xx status into an error; defaults to fromStatus. */
   onStatus?: (status: number, retryAfter: unknown, body: string) => ProviderError;
+  /** Sees each chunk of a 2xx body as it arrives (a streamed reply). */
+  onChunk?: (chunk: Buffer) => void;
   dispatcher?: Dispatcher;
 }
 
@@ -60,7 +62,7 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
       throw tooLarge(c, declared);
     }
     // An error text needs no more than its first bytes; a reply over the limit is an error.
-    const { data: body, over } = await readCapped(res.body, limit);
+    const { data: body, over } = await readCapped(ok && c.onChunk ? tapped(res.body, c.onChunk) : res.body, limit);
     if (ok && over) throw tooLarge(c, limit + 1);
     if (!ok) {
       const onStatus = c.onStatus ?? ((s, r, b) => fromStatus(c.provider, s, r, b));
@@ -71,6 +73,19 @@ export async function callProvider(c: ProviderCall): Promise<ProviderReply> {
     if (c.signal.aborted) throw c.signal.reason;
     throw fromThrown(c.provider, err);
   }
+}
+
+/** `body`, handing each chunk to `onChunk` as it is read. */
+function tapped(body: AsyncIterable<Buffer> & { destroy(): void }, onChunk: (chunk: Buffer) => void) {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of body) {
+        onChunk(chunk);
+        yield chunk;
+      }
+    },
+    destroy: () => body.destroy(),
+  };
 }
 
 function tooLarge(c: ProviderCall, bytes: number): ProviderError {

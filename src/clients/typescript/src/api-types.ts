@@ -84,6 +84,11 @@ export interface paths {
          * @description Creates one job (status `pending`). With an `idempotency_key`, repeating the same request
          *     returns 200 with the original job; the same key with different content is 409
          *     `idempotency_conflict`.
+         *
+         *     With `Prefer: wait=N` (seconds, at most 60; more is taken as 60) the answer waits until
+         *     the job reaches a terminal status or N runs out, whichever is first, and is then the job
+         *     as it stands (never a timeout error), with `Preference-Applied: wait=N`. An idempotent
+         *     replay waits the same way.
          */
         post: operations["createJob"];
         delete?: never;
@@ -205,9 +210,96 @@ export interface paths {
          * Get a job
          * @description The job with its result or error and `attempts_history`: one entry per claim with the
          *     worker, the lease, when it finished, its outcome and error. The dashboard's job page
-         *     (`/ui/#/jobs/{id}`) shows the same as a timeline.
+         *     (`/ui/#/jobs/{id}`) shows the same as a timeline. `progress` is the latest progress a
+         *     worker reported (kept after the job finishes), or null.
+         *
+         *     With `wait=N` (1-60 s) the answer waits until the job's status changes or N runs out.
          */
         get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report progress
+         * @description Reports progress on a held lease: `fraction` (0-1), `message` (≤ 500 characters) and
+         *     `output` (a partial result, ≤ 64 KiB, replaced by each report); fields left out keep their
+         *     last value. It neither extends the lease nor counts an attempt. Reports are coalesced: at
+         *     most 2 are stored per second per job (per replica); a report inside that window is checked
+         *     against the lease and stored, merged with later ones (the latest wins), when the window
+         *     ends (`stored: false`). Each stored report is a `progress` event on the job's event
+         *     stream, and a `job.progress` callback (at most one per 2 s) when `callback_events` has
+         *     `progress`. 409 `lease_lost` when the token is not current or the lease expired.
+         */
+        post: operations["reportProgress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream a job's events
+         * @description Server-Sent Events: a `status` event (`data`: the job without `input`) for every status
+         *     change and a `progress` event (`data`: JobProgressEvent) for every stored progress, each
+         *     with an `id`. Without `Last-Event-ID` the stream starts with the job's latest status and
+         *     progress; with it, with every event after that id (no status change is lost across a
+         *     reconnect). The stream ends after the terminal status (`completed`, `failed`,
+         *     `cancelled`). Changes made through any replica arrive. An idle stream gets a comment line
+         *     (`: keep-alive`) every `EVENT_STREAM_KEEPALIVE` (15 s). Each replica serves at most
+         *     `EVENT_STREAMS_MAX` streams; beyond that 503 with `Retry-After`. Same access rules as
+         *     `GET /api/v1/jobs/{id}`.
+         */
+        get: operations["streamJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the events of one owner_ref
+         * @description The events of every job with this `owner_service` and `owner_ref` (a call's transcription
+         *     and its analysis), as `GET /api/v1/jobs/{id}/events` sends them, including jobs created
+         *     after the stream opened. The stream stays open until the client leaves. `Last-Event-ID`
+         *     resumes after that id.
+         */
+        get: operations["streamOwnerEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -489,8 +581,11 @@ export interface components {
         OwnerRef: string;
         /** @enum {string} */
         JobStatus: "pending" | "running" | "completed" | "failed" | "cancelled";
-        /** @enum {string} */
-        CallbackEvent: "running" | "completed" | "failed" | "cancelled";
+        /**
+         * @description A status to be called back on, or `progress` for `job.progress` (at most one per 2 s per job).
+         * @enum {string}
+         */
+        CallbackEvent: "running" | "completed" | "failed" | "cancelled" | "progress";
         JobError: {
             category: components["schemas"]["Slug"];
             message: string;
@@ -643,7 +738,36 @@ export interface components {
             held_by?: number[];
             /** @description Present on GET /jobs/{id}; one entry per claim. */
             attempts_history?: components["schemas"]["Attempt"][];
+            /** @description Present on GET /jobs/{id}; the latest stored progress, or null. */
+            progress?: components["schemas"]["Progress"] | null;
         };
+        Progress: {
+            fraction: number | null;
+            message: string | null;
+            output: Record<string, unknown> | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ProgressRequest: {
+            /** Format: uuid */
+            lease_token: string;
+            fraction?: number;
+            message?: string;
+            /** @description A partial result (≤ 64 KiB of JSON), replaced by each report. */
+            output?: Record<string, unknown>;
+        };
+        /** @description The `data` of a `progress` event. */
+        JobProgressEvent: components["schemas"]["Progress"] & {
+            /** Format: uuid */
+            job_id: string;
+        };
+        /**
+         * @description `text/event-stream` messages, each `id: <event id>`, `event: status | progress` and one
+         *     `data:` line of JSON: for `status`, a Job without `input`; for `progress`, a
+         *     JobProgressEvent. Comment lines (`: keep-alive`) keep idle streams open.
+         *     `contentSchema` gives the shapes of the `data` lines.
+         */
+        EventStream: string;
         ClaimedJob: components["schemas"]["Job"] & {
             /** @description 1 on the first claim. */
             attempt: number;
@@ -1034,6 +1158,11 @@ export interface components {
          * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
          */
         Traceparent: string;
+        /**
+         * @description Resume after this event id (browsers send it when they reconnect).
+         * @example 41
+         */
+        LastEventId: string;
     };
     requestBodies: never;
     headers: never;
@@ -1204,6 +1333,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description `wait=N`: answer when the job is finished or after N seconds (N ≤ 60).
+                 * @example wait=30
+                 */
+                Prefer?: string;
+                /**
                  * @description W3C Trace Context of the caller. The job (every job of a batch) continues this trace: the
                  *     worker receives it with the claim and the job's webhooks carry it. A value that is not a
                  *     valid `traceparent` is ignored, as the W3C recommendation asks, not refused.
@@ -1242,11 +1376,13 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Created. */
+            /** @description Created (with `Prefer wait`, the job when finished or when the wait ran out). */
             201: {
                 headers: {
                     /** @description URL of the new job. */
                     Location?: string;
+                    /** @description `wait=N` when the request asked to wait. */
+                    "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1492,7 +1628,13 @@ export interface operations {
     };
     getJob: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Wait up to this many seconds for a status change.
+                 * @example 20
+                 */
+                wait?: number;
+            };
             header?: never;
             path: {
                 /** @description The job id (a UUID). */
@@ -1515,6 +1657,150 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reportProgress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "lease_token": "0b9c1f0e-3f7a-4c1e-9d47-2f9a1c3e5b77",
+                 *       "fraction": 0.4,
+                 *       "message": "transcribing",
+                 *       "output": {
+                 *         "text": "Hello, this is"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProgressRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; `stored` says whether it was written now or waits for the end of the window. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f",
+                     *       "stored": true
+                     *     }
+                     */
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        stored: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    streamJobEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Resume after this event id (browsers send it when they reconnect).
+                 * @example 41
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
+            };
+            path: {
+                /** @description The job id (a UUID). */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 41
+                     *     event: status
+                     *     data: {"id":"01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f","status":"running"}
+                     *
+                     *     id: 42
+                     *     event: progress
+                     *     data: {"job_id":"01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f","fraction":0.5,"message":"transcribing","output":null,"updated_at":"2026-11-22T10:00:05.000Z"}
+                     */
+                    "text/event-stream": components["schemas"]["EventStream"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    streamOwnerEvents: {
+        parameters: {
+            query: {
+                /**
+                 * @description The owner service.
+                 * @example telephony
+                 */
+                owner_service: components["schemas"]["Slug"];
+                /**
+                 * @description The owner reference.
+                 * @example beeline/call-8812
+                 */
+                owner_ref: components["schemas"]["OwnerRef"];
+            };
+            header?: {
+                /**
+                 * @description Resume after this event id (browsers send it when they reconnect).
+                 * @example 41
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 41
+                     *     event: status
+                     *     data: {"id":"01936f5e-8a4b-7c2d-9e1f-0a1b2c3d4e5f","status":"pending"}
+                     */
+                    "text/event-stream": components["schemas"]["EventStream"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -13,6 +13,7 @@ export type JobCreate = Schemas['JobCreate'];
 export type JobBatchCreate = Schemas['JobBatchCreate'];
 export type ClaimRequest = Schemas['ClaimRequest'];
 export type HeartbeatRequest = Schemas['HeartbeatRequest'];
+export type ProgressRequest = Schemas['ProgressRequest'];
 export type CompleteRequest = Schemas['CompleteRequest'];
 export type FailRequest = Schemas['FailRequest'];
 export type RetryRequest = Schemas['RetryRequest'];
@@ -81,6 +82,11 @@ export class AiServiceClient {
   heartbeatJob(id: string, body: HeartbeatRequest, o?: CallOptions): Promise<Heartbeat> {
     const params = { path: { id } };
     return this.unwrap('heartbeatJob', this.api.POST('/api/v1/jobs/{id}/heartbeat', { params, body, signal: this.signal(o) }));
+  }
+  /** Progress on a held lease (`fraction`, `message`, `output`); the service stores at most 2 per second per job. */
+  reportProgress(id: string, body: ProgressRequest, o?: CallOptions): Promise<{ id: string; stored: boolean }> {
+    const params = { path: { id } };
+    return this.unwrap('reportProgress', this.api.POST('/api/v1/jobs/{id}/progress', { params, body, signal: this.signal(o) }));
   }
   completeJob(id: string, body: CompleteRequest, o?: CallOptions): Promise<Job> {
     const params = { path: { id } };

@@ -1,7 +1,9 @@
-// One job: summary, timeline (created → attempts → finish), input/result as
-// collapsible JSON, and Retry / Cancel. Polled like the overview so an operator
-// watching a running job sees it finish; open <details> stay open across polls.
-import { api } from '../api.js';
+// One job: summary, live progress, timeline (created → attempts → finish),
+// input/result as collapsible JSON, and Retry / Cancel. Polled like the overview
+// so an operator watching a running job sees it finish; open <details> stay open
+// across polls. Progress is also followed live through the job's event stream
+// while the page is shown.
+import { api, followEvents } from '../api.js';
 import { h, replaceKeepingFocus, statusBadge, time } from '../dom.js';
 import { errorPanel, heading } from './common.js';
 
@@ -12,13 +14,29 @@ const CANCELLABLE = new Set(['pending', 'running']);
 export function mount(root, [id]) {
   const outcome = h('p', { class: 'outcome', role: 'status', id: 'action-outcome' });
   const body = h('div');
+  const live = h('section', { 'aria-labelledby': 'progress-title', 'aria-live': 'polite', data: { section: 'progress' } });
   /** Which collapsible sections the operator opened, so a refresh keeps them open. */
   const open = new Set(['result', 'error']);
-  root.append(heading('Job ', h('code', { class: 'mono' }, id)), h('p', null, h('a', { href: '#/jobs' }, '← All jobs')), outcome, body);
+  root.append(
+    heading('Job ', h('code', { class: 'mono' }, id)),
+    h('p', null, h('a', { href: '#/jobs' }, '← All jobs')),
+    outcome,
+    live,
+    body,
+  );
+  /** The newest progress shown, so a poll's older copy does not replace a streamed one. */
+  let shown = '';
+  const showProgress = (/** @type {any} */ p) => {
+    if (!p || (shown && p.updated_at < shown)) return;
+    shown = p.updated_at;
+    live.replaceChildren(...progressView(p).filter((n) => n !== null));
+  };
+  followLive(id, root, showProgress, () => refresh().catch(() => {}));
 
   const refresh = async () => {
     try {
       const job = await api(`/api/v1/jobs/${id}`);
+      showProgress(job.progress);
       replaceKeepingFocus(body, actions(job, act), summary(job), timeline(job), payloads(job, open));
     } catch (err) {
       replaceKeepingFocus(body, errorPanel(err));
@@ -49,6 +67,45 @@ export function mount(root, [id]) {
     await refresh().catch(() => {});
   }
   return { refresh };
+}
+
+/**
+ * Follows the job's event stream while `root` is on the page: progress is shown as it
+ * arrives, a status change refreshes the page. The stream ends with the job.
+ * @param {string} id @param {HTMLElement} root @param {(p: any) => void} onProgress @param {() => void} onStatus
+ */
+function followLive(id, root, onProgress, onStatus) {
+  const abort = new AbortController();
+  const onEvent = (/** @type {string} */ event, /** @type {any} */ data) => {
+    if (!root.isConnected) return abort.abort();
+    if (event === 'progress') onProgress(data);
+    else onStatus();
+  };
+  followEvents(`/api/v1/jobs/${encodeURIComponent(id)}/events`, onEvent, abort.signal).catch(() => {});
+  // Leaving the page ends the stream (views have no unmount hook).
+  const check = window.setInterval(() => {
+    if (!root.isConnected) {
+      abort.abort();
+      window.clearInterval(check);
+    }
+  }, 1000);
+}
+
+/** @param {any} p the job's progress @returns {(HTMLElement | null)[]} */
+function progressView(p) {
+  const percent = typeof p.fraction === 'number' ? Math.round(p.fraction * 100) : null;
+  return [
+    h('h2', { id: 'progress-title' }, 'Progress'),
+    percent === null ? null : h('progress', { max: '100', value: String(percent), 'aria-label': `${percent}%` }),
+    h(
+      'p',
+      { data: { key: 'progress-text' } },
+      `${percent === null ? '' : `${percent}% `}${p.message ?? ''}`,
+      ' ',
+      h('span', { class: 'muted small' }, time(p.updated_at)),
+    ),
+    p.output ? h('pre', { class: 'json', tabindex: '0', 'aria-label': 'Partial output JSON' }, JSON.stringify(p.output, null, 2)) : null,
+  ];
 }
 
 /** @param {any} job @param {(action: 'retry' | 'cancel', job: any) => void} act */
