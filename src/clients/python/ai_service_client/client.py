@@ -94,6 +94,20 @@ class Client:
         body = _drop_none({"lease_token": lease_token, "lease_seconds": lease_seconds})
         return self._call("heartbeatJob", "POST", f"/api/v1/jobs/{_quote(job_id)}/heartbeat", body)
 
+    def report_progress(
+        self,
+        job_id: str,
+        lease_token: str,
+        fraction: Optional[float] = None,
+        message: Optional[str] = None,
+        output: Optional[Mapping[str, Any]] = None,
+    ) -> JsonObject:
+        """Progress for callers (coalesced by the service; neither extends the lease nor counts an attempt)."""
+        body = _drop_none(
+            {"lease_token": lease_token, "fraction": fraction, "message": message, "output": None if output is None else dict(output)}
+        )
+        return self._call("reportProgress", "POST", f"/api/v1/jobs/{_quote(job_id)}/progress", body)
+
     def complete_job(self, job_id: str, lease_token: str, result: Mapping[str, Any]) -> Job:
         body = {"lease_token": lease_token, "result": dict(result)}
         return self._call("completeJob", "POST", f"/api/v1/jobs/{_quote(job_id)}/complete", body)

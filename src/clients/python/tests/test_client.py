@@ -34,6 +34,9 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((claimed["id"], claimed["attempt"]), (job["id"], 1))
         beat = self.client.heartbeat_job(claimed["id"], claimed["lease_token"], lease_seconds=120)
         self.assertIn("lease_expires_at", beat)
+        self.client.report_progress(claimed["id"], claimed["lease_token"], fraction=0.5, message="halfway", output={"partial": "o"})
+        progress = self.client.get_job(job["id"])["progress"]
+        self.assertEqual((progress["fraction"], progress["message"], progress["output"]), (0.5, "halfway", {"partial": "o"}))
         done = self.client.complete_job(claimed["id"], claimed["lease_token"], {"summary": "ok"})
         self.assertEqual((done["status"], done["result"]), ("completed", {"summary": "ok"}))
 
