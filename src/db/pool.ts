@@ -77,6 +77,10 @@ export function createPool(
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next checkout reconnects.
   pool.on('error', () => {});
+  // pg-pool unhooks that handler while a client is checked out, so a connection lost in the
+  // middle of a transaction would emit an unhandled 'error' and end the process. Its queries
+  // fail anyway (the request answers 503) and the broken client is discarded on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (!preparedStatements) pool.on('connect', withoutStatementNames);
   return pool;
 }

@@ -75,8 +75,9 @@ export function jobRoutes(service: JobService): Router {
   r.post('/api/v1/jobs/claim', async (req, res) => {
     const gone = clientGone(res);
     const jobs = await service.claimer.claim({ ...req.body, model_profiles: claimProfiles(req, req.body.model_profiles) }, gone);
+    if (gone.aborted) return void (await service.handBackUnanswered(jobs));
     linkJobTraces(res, jobs);
-    if (!gone.aborted) res.json({ jobs });
+    res.json({ jobs });
   });
 
   r.get('/api/v1/jobs', async (req, res) => {

@@ -13,6 +13,7 @@ import type { CallbackPolicy } from '../webhooks/policy.ts';
 import { JobAdmin } from './admin.ts';
 import { BulkActions } from './bulk.ts';
 import { Claimer } from './claim.ts';
+import type { ClaimedRow } from './claim-store.ts';
 import { JobCreator } from './create.ts';
 import type { JobEventHub } from './event-hub.ts';
 import { EventStreams } from './event-stream.ts';
@@ -99,6 +100,25 @@ export class JobService {
   waitForStatus(id: string, done: (status: string) => boolean, ms: number, signal: AbortSignal): Promise<void> {
     const { pool, hub, longPollRecheckMs: recheckMs, stopping } = this.d;
     return waitForStatus({ pool, hub, recheckMs, stopping }, id, done, ms, signal);
+  }
+
+  /**
+   * Gives back jobs claimed for a client that disconnected after the claim committed but
+   * before it was answered: a deferral (category worker_shutdown, claimable at once), so
+   * they neither wait out a lease nobody holds nor cost an attempt.
+   */
+  async handBackUnanswered(jobs: ClaimedRow[]): Promise<void> {
+    for (const job of jobs) {
+      await this.settler
+        .fail(job.id, {
+          lease_token: job.lease_token,
+          category: 'worker_shutdown',
+          message: 'the claiming client disconnected before the claim was answered',
+          retryable: true,
+          retry_after_seconds: 0,
+        })
+        .catch(() => {}); // already reaped or settled: nothing left to give back
+    }
   }
 
   /** Claim requests long-polling right now in this process. */

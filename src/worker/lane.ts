@@ -44,7 +44,6 @@ export class Lane {
   private readonly d: LaneDeps;
   private readonly log: Logger;
   private readonly executor: Executor;
-  private claimAbort = new AbortController();
   private changed = Promise.withResolvers<void>();
 
   constructor(lane: LaneConfig, deps: LaneDeps) {
@@ -76,7 +75,7 @@ export class Lane {
         if (failures) this.log.info('claiming again');
         failures = 0;
       } catch (err) {
-        if (this.d.stopping.aborted || this.claimAbort.signal.aborted) continue;
+        if (this.d.stopping.aborted) continue;
         const wait = backoffMs(++failures);
         // A 4xx (bad token, unknown profile) will not fix itself: say so louder than an outage.
         const refused = err instanceof ApiError && err.status < 500;
@@ -114,7 +113,9 @@ export class Lane {
     if (to === 'open') {
       this.d.metrics.circuitOpened.inc({ model_profile: this.profile });
       this.log.warn({ from, jobs_handed_back: this.running.size }, 'circuit open: stopped claiming, probing the provider');
-      this.claimAbort.abort();
+      // A claim in flight is left to finish rather than aborted: aborting could drop an answer
+      // the service already committed, stranding its jobs until their lease ran out. It
+      // returns at once when jobs are ready, and start() hands them straight back.
       for (const r of this.running) r.handBack(circuitHandBack(this.profile));
     } else if (to === 'half_open') {
       this.log.info('provider answers: claiming one job (half-open)');
@@ -144,7 +145,6 @@ export class Lane {
 
   private claim(limit: number) {
     const c = this.d.config;
-    this.claimAbort = new AbortController();
     return this.d.client.claimJobs(
       {
         worker_id: c.workerId,
@@ -154,7 +154,7 @@ export class Lane {
         lease_seconds: c.leaseSeconds,
         wait_seconds: c.claimWaitSeconds,
       },
-      { signal: AbortSignal.any([this.d.stopping, this.claimAbort.signal]) },
+      { signal: this.d.stopping },
     );
   }
 }

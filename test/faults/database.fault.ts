@@ -23,6 +23,11 @@ async function timed(p: Promise<CallResult>): Promise<CallResult & { ms: number 
 describe('fault: the database goes away or slows down', function () {
   this.timeout(120_000);
   const scenario = faultScenario();
+  /** Ends a test's load loops, also when the test fails before it ends them itself. */
+  let stop = false;
+  afterEach(() => {
+    stop = true;
+  });
   let db: Database;
   let r: Replica;
 
@@ -34,7 +39,7 @@ describe('fault: the database goes away or slows down', function () {
   it('answers 503 while PostgreSQL is down and recovers when it is back', async () => {
     const acknowledged: string[] = [];
     const answers: (CallResult & { ms: number })[] = [];
-    let stop = false;
+    stop = false;
     let n = 0;
     const load = async () => {
       while (!stop) {

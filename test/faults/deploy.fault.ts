@@ -12,6 +12,11 @@ const until = (ms: number) => waitUntil(async () => Date.now() >= ms, { interval
 describe('fault: lease edges and graceful deploys', function () {
   this.timeout(120_000);
   const scenario = faultScenario();
+  /** Ends a test's load loops, also when the test fails before it ends them itself. */
+  let stop = false;
+  afterEach(() => {
+    stop = true;
+  });
 
   it('extends a lease heartbeated just before it ends and refuses one just after, re-queuing the job', async () => {
     const r = await scenario.replica();
@@ -57,7 +62,7 @@ describe('fault: lease edges and graceful deploys', function () {
     // request it had accepted (reset) or refused a new connection once closed (refused).
     const agent = new Agent({ pipelining: 0 });
     const outcomes: { status?: number; error?: string; id?: string }[] = [];
-    let stop = false;
+    stop = false;
     let n = 0;
     // The load balancer: stops routing to the replica once its /readyz fails.
     let routed = true;

@@ -13,6 +13,11 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 describe('fault: processes killed with SIGKILL', function () {
   this.timeout(120_000);
   const scenario = faultScenario();
+  /** Ends a test's load loops, also when the test fails before it ends them itself. */
+  let stop = false;
+  afterEach(() => {
+    stop = true;
+  });
 
   it('re-runs the job of a killed worker as attempt 2 and rejects the dead worker’s lease', async () => {
     const r = await scenario.replica();
@@ -70,7 +75,7 @@ describe('fault: processes killed with SIGKILL', function () {
     const survivor = pair.find((x) => x !== victim)!;
 
     const acknowledged: number[] = [];
-    let stop = false;
+    stop = false;
     let batch = 0;
     const producer = async (target: Replica) => {
       while (!stop) {
