@@ -1,4 +1,4 @@
-// Scenario 10: many open event streams on one replica. Opens one stream per job
+// Scenario 16: many open event streams on one replica. Opens one stream per job
 // (GET /api/v1/jobs/{id}/events, one HTTP connection each), reads the service's RSS
 // before and after, then times status changes made through the API (claim, then
 // complete) until the change's event arrives on the job's stream, while every other
@@ -15,7 +15,7 @@ import type { Context, Metric } from './scenario.ts';
 const STREAMS = { full: 1000, quick: 50 };
 /** Status changes timed (each job is claimed, then completed: two samples per job). */
 const TIMED_JOBS = { full: 200, quick: 10 };
-const QUEUE = { task_type: 'bench_events', model_profile: 'bench-s10' };
+const QUEUE = { task_type: 'bench_events', model_profile: 'bench-s16' };
 const MIB = 1024 * 1024;
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -120,15 +120,15 @@ export async function eventStreams(ctx: Context): Promise<Metric[]> {
     const note = `${n} streams open on one replica; from sending the claim/complete to its status event (the request itself: p50 ${pMs(calls, 50).toFixed(1)} ms, p99 ${pMs(calls, 99).toFixed(1)} ms)`;
     return [
       {
-        scenario: 10,
+        scenario: 16,
         name: `RSS growth with ${n} open streams`,
         unit: 'MiB',
         value: rssAfter - rssBefore,
         baseline: null,
         note: `RSS ${rssBefore.toFixed(0)} → ${rssAfter.toFixed(0)} MiB`,
       },
-      { scenario: 10, name: 'status change → event p50', unit: 'ms', value: pMs(h, 50), baseline: null, note },
-      { scenario: 10, name: 'status change → event p99', unit: 'ms', value: pMs(h, 99), baseline: null, target: { max: 100 } },
+      { scenario: 16, name: 'status change → event p50', unit: 'ms', value: pMs(h, 50), baseline: null, note },
+      { scenario: 16, name: 'status change → event p99', unit: 'ms', value: pMs(h, 99), baseline: null, target: { max: 100 } },
     ];
   } finally {
     for (const s of streams.values()) s.close();

@@ -1,6 +1,6 @@
-// Scenarios 10-13: the claim with shared-capacity policies (src/policies) and with
+// Scenarios 12-15: the claim with shared-capacity policies (src/policies) and with
 // delayed jobs. Service only: pg-boss has no fair share, caps or pause to compare
-// with, so the "baseline" column of scenario 11 is the service itself without policies.
+// with, so the "baseline" column of scenario 13 is the service itself without policies.
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { seedJobs } from '../../test/support/seed.ts';
@@ -55,7 +55,7 @@ function latencyMetrics(scenario: number, name: string, h: Histogram, note: stri
 type Histogram = Awaited<ReturnType<typeof sample>>;
 
 export async function fairClaimLatency(ctx: Context): Promise<Metric[]> {
-  const queues = spreadQueues('bench-s10', QUEUES);
+  const queues = spreadQueues('bench-s12', QUEUES);
   await ctx.warmQueues(queues);
   const per = Math.ceil(ctx.sizes.spreadPending / OWNERS);
   ctx.log(`  seeding ${per * OWNERS} ready jobs over ${OWNERS} owners and ${QUEUES} queues; weights 1-4`);
@@ -66,7 +66,7 @@ export async function fairClaimLatency(ctx: Context): Promise<Metric[]> {
   try {
     const h = await claimLatencies(ctx, http, queues);
     return latencyMetrics(
-      10,
+      12,
       'fair claim (1) latency',
       h,
       `${per * OWNERS} ready over ${OWNERS} owners × ${QUEUES} queues (400 lanes), weights 1-4`,
@@ -90,16 +90,16 @@ async function drain(ctx: Context, http: HttpDriver, queues: QueueRef[]): Promis
 }
 
 export async function fairThroughput(ctx: Context): Promise<Metric[]> {
-  const plain = spreadQueues('bench-s11-plain', QUEUES);
-  const fair = spreadQueues('bench-s11-fair', QUEUES);
+  const plain = spreadQueues('bench-s13-plain', QUEUES);
+  const fair = spreadQueues('bench-s13-fair', QUEUES);
   await ctx.warmQueues([...plain, ...fair]);
   const per = Math.ceil(ctx.sizes.claimPending / OWNERS);
   for (const queues of [plain, fair]) await seedOwners(ctx, queues, owners, per);
   // weights for every owner and a cap on the profile that is never reached: the claim
   // takes the lock-and-count path on every call
   for (const [i, owner_service] of owners.entries())
-    await putPolicy(ctx, { scope: { owner_service, model_profile: 'bench-s11-fair' }, weight: 1 + (i % 4) });
-  await putPolicy(ctx, { scope: { model_profile: 'bench-s11-fair' }, max_running: 100_000 });
+    await putPolicy(ctx, { scope: { owner_service, model_profile: 'bench-s13-fair' }, weight: 1 + (i % 4) });
+  await putPolicy(ctx, { scope: { model_profile: 'bench-s13-fair' }, max_running: 100_000 });
   await vacuumAnalyze(ctx.serviceSql);
   const http = ctx.http(CONCURRENCY);
   try {
@@ -107,7 +107,7 @@ export async function fairThroughput(ctx: Context): Promise<Metric[]> {
     const withPolicies = await drain(ctx, http, fair);
     return [
       {
-        scenario: 11,
+        scenario: 13,
         name: `claim (50) + complete, ${per * OWNERS} pending, with policies`,
         unit: 'jobs/s',
         value: perSecond(withPolicies),
@@ -122,26 +122,26 @@ export async function fairThroughput(ctx: Context): Promise<Metric[]> {
 }
 
 export async function heldClaimLatency(ctx: Context): Promise<Metric[]> {
-  const queues = spreadQueues('bench-s12', QUEUES);
+  const queues = spreadQueues('bench-s14', QUEUES);
   await ctx.warmQueues(queues);
   const held = ctx.sizes.spreadPending;
   ctx.log(`  seeding ${held} held jobs (half paused, half behind a cap of 0) and ready ones`);
   await seedOwners(ctx, queues, ['held-paused', 'held-capped'], held / 2);
   await seedOwners(ctx, queues, ['ready'], ctx.sizes.latencySamples + 100);
   await putPolicy(ctx, { scope: { owner_service: 'held-paused' }, paused: true });
-  await putPolicy(ctx, { scope: { owner_service: 'held-capped', model_profile: 'bench-s12' }, max_running: 0 });
+  await putPolicy(ctx, { scope: { owner_service: 'held-capped', model_profile: 'bench-s14' }, max_running: 0 });
   await vacuumAnalyze(ctx.serviceSql);
   const http = ctx.http(1);
   try {
     const h = await claimLatencies(ctx, http, queues);
-    return latencyMetrics(12, 'claim (1) latency, held jobs', h, `${held} held (paused and capped) over ${QUEUES} queues`);
+    return latencyMetrics(14, 'claim (1) latency, held jobs', h, `${held} held (paused and capped) over ${QUEUES} queues`);
   } finally {
     await http.close();
   }
 }
 
 export async function delayedClaimLatency(ctx: Context): Promise<Metric[]> {
-  const q: QueueRef = { task_type: 'bench_delayed', model_profile: 'bench-s13' };
+  const q: QueueRef = { task_type: 'bench_delayed', model_profile: 'bench-s15' };
   await ctx.warmQueues([q]);
   const n = ctx.sizes.spreadPending;
   ctx.log(`  seeding ${n} delayed and ${n} ready jobs in one queue`);
@@ -159,7 +159,7 @@ export async function delayedClaimLatency(ctx: Context): Promise<Metric[]> {
   const http = ctx.http(1);
   try {
     const h = await claimLatencies(ctx, http, [q]);
-    return latencyMetrics(13, 'claim (1) latency, delayed jobs', h, `about ${n} delayed + ${n} ready in one queue`);
+    return latencyMetrics(15, 'claim (1) latency, delayed jobs', h, `about ${n} delayed + ${n} ready in one queue`);
   } finally {
     await http.close();
   }
