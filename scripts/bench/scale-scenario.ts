@@ -1,4 +1,4 @@
-// Scenario 10 (opt-in): the service holding `--scale-jobs` jobs (default 1,000,000;
+// Scenario 11 (opt-in): the service holding `--scale-jobs` jobs (default 1,000,000;
 // the issue's figure is 10,000,000) over 100 queues and 20 owner services: 10%
 // pending (half of them delayed an hour), 0.5% running, the rest finished (90%
 // completed, 6% failed over 5 error categories, 4% cancelled), seeded in both stores
@@ -23,7 +23,7 @@ import { purgeScenario } from './purge-scenario.ts';
 import type { Context, Metric } from './scenario.ts';
 import { vacuumAnalyze } from './tables.ts';
 
-export const SCENARIO = 10;
+export const SCENARIO = 11;
 const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
 const PROFILES = 20; // x 5 task types = 100 queues
 const OWNERS = Array.from({ length: 20 }, (_, i) => `owner-${String(i).padStart(2, '0')}`);
