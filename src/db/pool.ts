@@ -107,22 +107,25 @@ export const DB_CONFLICT_CODES = new Set(['40P01', '40001']);
 const CONFLICT_TRIES = 3;
 
 /** withTransaction, run again (up to CONFLICT_TRIES times in all) when it loses a deadlock or serialization race. */
-export async function withTransactionRetried<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withTransactionRetried<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withTransaction(pool, fn);
+      return await withTransaction(pool, fn, begin);
     } catch (err) {
       if (attempt >= CONFLICT_TRIES || !DB_CONFLICT_CODES.has((err as { code?: string })?.code ?? '')) throw err;
     }
   }
 }
 
-/** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. `begin` may add
+ * `SET LOCAL` settings to the BEGIN (one round trip; transaction-scoped, so poolers accept it).
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
   let result: T;
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     result = await fn(client);
     await client.query('COMMIT');
   } catch (err) {

@@ -144,6 +144,25 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
       expect(claimIndexRows(all)).to.be.at.most(50);
     });
 
+  // A claim runs its statements on generic plans (src/jobs/claim.ts, CLAIM_BEGIN): those
+  // must walk the same lane indexes, whatever the parameters turn out to be.
+  for (const mode of ['owner', 'queue'] as const)
+    it(`a claim's generic plans (${mode} lanes) read the lane index and scan no table`, async () => {
+      const lanes = (n: PlanNode[]) => n.filter((x) => x['Index Name'] === (mode === 'owner' ? 'jobs_owner_lane_idx' : 'jobs_lane_idx'));
+      const take = { queue: 't1/p1', model_profile: 'p1', owner_service: 'seed', count: 1 };
+      for (const call of [
+        (db: Queryable) => readHeads(db, { mode, limit: 1, excluded: [], modelProfiles: ['p1'] }),
+        (db: Queryable) => takeFromLanes(db, { mode, workerId: 'w', leaseSeconds: 60, takes: [take], passes: [], clocks: [] }),
+      ]) {
+        const spy = capture();
+        await call(spy);
+        const { rows } = await t.sql.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${spy.last.text}`);
+        const all = nodes(rows[0]['QUERY PLAN'][0].Plan);
+        expectNoSeqScan(all);
+        expect(lanes(all), 'lane index scans').to.have.length(1);
+      }
+    });
+
   it('heartbeat, complete and fail find the job through an index', async () => {
     for (const call of [
       (db: Queryable) => heartbeat(db, running.id, running.lease_token, 60),
