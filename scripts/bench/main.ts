@@ -144,7 +144,10 @@ async function main(): Promise<void> {
   const nodeArgs = [...(args['node-option'] ?? []), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const service: ServiceProcess = await startBenchService(dbs.serviceUrl, nodeArgs);
   cleanups.push(() => service.stop());
-  const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4 });
+  // The seeders write both stores in one statement, as the service does: under the service's
+  // application_name, so pg-boss's watch triggers (migration 004) do not note every seeded row
+  // for the leader's adoption pass to work through while the bench measures.
+  const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4, application_name: 'ai-service' });
   const baselineSql = new pg.Pool({ connectionString: dbs.baselineUrl, max: 4 });
   cleanups.push(
     () => serviceSql.end(),

@@ -14,6 +14,8 @@ import { PgBoss } from 'pg-boss';
 import { Pool } from 'undici';
 import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import { heartbeat } from '../../src/jobs/settle-store.ts';
+import { writeQueueCounts } from '../../src/pgboss/queue-counts.ts';
+import { WEBHOOK_QUEUE } from '../../src/webhooks/store.ts';
 import { seedJobs } from '../../test/support/seed.ts';
 import type { QueueRef } from './driver.ts';
 import { INPUT } from './driver.ts';
@@ -134,8 +136,9 @@ async function heartbeats(ctx: Context, count: number): Promise<Metric[]> {
 }
 
 /**
- * One pass of pg-boss's maintenance as the leader runs it every minute (leader/tasks.ts),
- * after forcing every queue due: its stats refresh counts the rows of each queue.
+ * One pass of pg-boss's maintenance over every queue, after forcing every queue due: its
+ * stats refresh counts the rows of each queue. The leader no longer runs it for our queues
+ * (src/pgboss/queue-counts.ts); this is what it would cost, next to what the leader does.
  */
 async function supervisePass(ctx: Context): Promise<number> {
   const connectionString = (ctx.serviceSql as unknown as { options: { connectionString: string } }).options.connectionString;
@@ -146,6 +149,23 @@ async function supervisePass(ctx: Context): Promise<number> {
     await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL`);
     await ctx.serviceSql.query(`UPDATE pgboss.version SET monitor_backoff_on = NULL`);
     return await timed(() => boss.supervise());
+  } finally {
+    await boss.stop({ graceful: false });
+  }
+}
+
+/** What the leader runs instead: our counters into pgboss.queue, and pg-boss's pass over the webhooks queue only. */
+async function leaderQueuePass(ctx: Context): Promise<number> {
+  const connectionString = (ctx.serviceSql as unknown as { options: { connectionString: string } }).options.connectionString;
+  const boss = new PgBoss({ connectionString, migrate: false, supervise: false, schedule: false });
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL WHERE name = $1`, [WEBHOOK_QUEUE]);
+    return await timed(async () => {
+      await writeQueueCounts(ctx.serviceSql);
+      await boss.supervise(WEBHOOK_QUEUE);
+    });
   } finally {
     await boss.stop({ graceful: false });
   }
@@ -225,6 +245,7 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
 
     ctx.log("  pg-boss's own maintenance pass (boss.supervise(): queue stats over every row of our queues)");
     metrics.push(m('pg-boss supervise() pass', 'ms', await supervisePass(ctx), undefined, `${queues.length} queues`));
+    metrics.push(m("leader's queue-depth pass (our counters + supervise(webhooks))", 'ms', await leaderQueuePass(ctx)));
 
     ctx.log(`  ${o.heartbeats} heartbeats`);
     metrics.push(...(await heartbeats(ctx, o.heartbeats)));

@@ -17,7 +17,7 @@
 // Each adoption closes the job's open attempt or adds a history entry (outcome
 // `adopted`, error category as above), fires webhooks through the jobs triggers
 // like any transition, and is logged and counted by the caller.
-import type { Pool, PoolClient } from '../db/pool.ts';
+import type { Pool, PoolClient, Queryable } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { BACKSTOP_EXPIRE_SECONDS, BOSS_JOB, bossRowOf, bossStateOf } from '../pgboss/mirror.ts';
 
@@ -47,8 +47,11 @@ RETURNING queue, job_id`;
 const ADOPT_SENT = `
 WITH cand AS (
   SELECT p.id, p.name, p.data, p.retry_limit, p.start_after, p.created_on, q.task_type, q.model_profile
-  FROM ${BOSS_JOB} p JOIN job_queues q ON q.name = p.name
-  WHERE p.id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id)
+  -- by (name, id), pg-boss's primary key: an id alone cannot use it (a scan of pgboss.job)
+  FROM unnest($1::text[], $2::uuid[]) AS n (queue, id)
+  JOIN ${BOSS_JOB} p ON p.name = n.queue AND p.id = n.id
+  JOIN job_queues q ON q.name = p.name
+  WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id)
 ),
 valid AS (
   SELECT * FROM cand
@@ -157,13 +160,22 @@ updated AS (
 )
 SELECT id, queue, action, status AS from_status, to_status FROM adopt_err`;
 
+/** Adopts the noted rows that were sent through pg-boss (no `jobs` row yet); reports foreign ones. */
+export async function adoptSent(
+  db: Queryable,
+  notes: { queue: string; job_id: string }[],
+): Promise<{ rows: { id: string; queue: string; adopted: boolean }[] }> {
+  const pairs = [...new Map(notes.map((n) => [`${n.queue}\n${n.job_id}`, n])).values()];
+  return db.query(ADOPT_SENT, [pairs.map((n) => n.queue), pairs.map((n) => n.job_id)]);
+}
+
 /** One pass over at most `batch` notes, in one transaction. */
 export async function adoptPgbossChanges(pool: Pool, batch: number): Promise<AdoptionPass> {
   return withTransaction(pool, async (client: PoolClient) => {
     const notes = await client.query<{ queue: string; job_id: string }>(TAKE_NOTES, [batch]);
     if (!notes.rows.length) return { adopted: [], foreign: [], notes: 0 };
     const ids = [...new Set(notes.rows.map((n) => n.job_id))];
-    const sent = await client.query<{ id: string; queue: string; adopted: boolean }>(ADOPT_SENT, [ids]);
+    const sent = await adoptSent(client, notes.rows);
     await client.query(LOCK_JOBS, [ids]);
     const { rows } = await client.query<Adoption>(ADOPT_STATES, [ids]);
     const sentIds = new Set(sent.rows.filter((r) => r.adopted).map((r) => r.id));

@@ -1,6 +1,7 @@
 // The periodic work the leader replica runs (see leader.ts): exactly one replica
 // at a time reaps leases, expires jobs past start_before, compacts the counters, purges expired
-// jobs, runs pg-boss's own maintenance, and makes delayed jobs claimable when due.
+// jobs, writes queue depth for pg-boss's tools, runs pg-boss's own maintenance of the
+// webhooks queue, and makes delayed jobs claimable when due.
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -13,6 +14,8 @@ import { adoptPgbossChanges } from '../jobs/adoption.ts';
 import { expireOverdueJobs } from '../jobs/expiry.ts';
 import { PROMOTE_INTERVAL_MS, promoteDueJobs } from '../jobs/delayed.ts';
 import { rollupStats } from '../stats/store.ts';
+import { QUEUE_COUNTS_INTERVAL_MS, writeQueueCounts } from '../pgboss/queue-counts.ts';
+import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
 /** pg-boss's default supervise interval. */
@@ -86,6 +89,9 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
         }
       },
     },
-    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => d.getBoss()?.supervise() },
+    // Our queues' depth comes from our counters; pg-boss's pass over every row would grow with
+    // the table (src/pgboss/queue-counts.ts). Its maintenance is for the queue it works.
+    { name: 'pgboss-queue-counts', intervalMs: QUEUE_COUNTS_INTERVAL_MS, run: () => writeQueueCounts(d.pool) },
+    { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => d.getBoss()?.supervise(WEBHOOK_QUEUE) },
   ];
 }

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type pg from 'pg';
 import type { Queryable } from '../../src/db/pool.ts';
 import { cancelJob, retryJob } from '../../src/jobs/admin-store.ts';
+import { adoptSent } from '../../src/jobs/adoption.ts';
 import { readHeads, takeFromLanes } from '../../src/jobs/claim-store.ts';
 import { findByIdempotencyKeys } from '../../src/jobs/create-store.ts';
 import { getJob, listJobs } from '../../src/jobs/read-store.ts';
@@ -28,6 +29,7 @@ interface PlanNode {
   'Actual Loops': number;
   'Rows Removed by Filter'?: number;
   'Rows Removed by Index Recheck'?: number;
+  'Index Cond'?: string;
   Plans?: PlanNode[];
 }
 
@@ -162,6 +164,15 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
         expect(lanes(all), 'lane index scans').to.have.length(1);
       }
     });
+
+  it("the adoption of rows sent through pg-boss finds them by pg-boss's primary key, not a scan", async () => {
+    const { rows } = await t.sql.query(`SELECT queue, id AS job_id FROM jobs ORDER BY id DESC LIMIT 500`);
+    const all = await plan((db) => adoptSent(db, rows));
+    expectNoSeqScan(all);
+    // (name, id) probes; by id alone PostgreSQL 18 would skip-scan the key over every queue name
+    const boss = all.filter((n) => n['Relation Name']?.startsWith('job_common'));
+    expect(boss.map((n) => [n['Index Name'], /\bname = /.test(n['Index Cond'] ?? '')])).to.deep.equal([['job_common_pkey', true]]);
+  });
 
   it('heartbeat, complete and fail find the job through an index', async () => {
     for (const call of [
