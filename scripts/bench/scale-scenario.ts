@@ -14,7 +14,7 @@ import { PgBoss } from 'pg-boss';
 import { Pool } from 'undici';
 import { reapExpiredLeases } from '../../src/jobs/lease-reaper.ts';
 import { heartbeat } from '../../src/jobs/settle-store.ts';
-import { writeQueueCounts } from '../../src/pgboss/queue-counts.ts';
+import { writeQueueCounts } from '../../src/stats/pgboss-queue-counts.ts';
 import { WEBHOOK_QUEUE } from '../../src/webhooks/store.ts';
 import { seedJobs } from '../../test/support/seed.ts';
 import type { QueueRef } from './driver.ts';
@@ -138,34 +138,35 @@ async function heartbeats(ctx: Context, count: number): Promise<Metric[]> {
 /**
  * One pass of pg-boss's maintenance over every queue, after forcing every queue due: its
  * stats refresh counts the rows of each queue. The leader no longer runs it for our queues
- * (src/pgboss/queue-counts.ts); this is what it would cost, next to what the leader does.
+ * (src/stats/pgboss-queue-counts.ts); this is what it would cost, next to what the leader does.
  */
 async function supervisePass(ctx: Context): Promise<number> {
-  const connectionString = (ctx.serviceSql as unknown as { options: { connectionString: string } }).options.connectionString;
-  const boss = new PgBoss({ connectionString, migrate: false, supervise: false, schedule: false });
-  boss.on('error', () => {});
-  await boss.start();
-  try {
+  return withBoss(ctx, async (boss) => {
     await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL`);
     await ctx.serviceSql.query(`UPDATE pgboss.version SET monitor_backoff_on = NULL`);
-    return await timed(() => boss.supervise());
-  } finally {
-    await boss.stop({ graceful: false });
-  }
+    return timed(() => boss.supervise());
+  });
 }
 
 /** What the leader runs instead: our counters into pgboss.queue, and pg-boss's pass over the webhooks queue only. */
 async function leaderQueuePass(ctx: Context): Promise<number> {
+  return withBoss(ctx, async (boss) => {
+    await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL WHERE name = $1`, [WEBHOOK_QUEUE]);
+    return timed(async () => {
+      await writeQueueCounts(ctx.serviceSql);
+      await boss.supervise(WEBHOOK_QUEUE);
+    });
+  });
+}
+
+/** A passive pg-boss instance on the service's database for the length of `fn`. */
+async function withBoss<T>(ctx: Context, fn: (boss: PgBoss) => Promise<T>): Promise<T> {
   const connectionString = (ctx.serviceSql as unknown as { options: { connectionString: string } }).options.connectionString;
   const boss = new PgBoss({ connectionString, migrate: false, supervise: false, schedule: false });
   boss.on('error', () => {});
   await boss.start();
   try {
-    await ctx.serviceSql.query(`UPDATE pgboss.queue SET monitor_claim_on = NULL, monitor_on = NULL WHERE name = $1`, [WEBHOOK_QUEUE]);
-    return await timed(async () => {
-      await writeQueueCounts(ctx.serviceSql);
-      await boss.supervise(WEBHOOK_QUEUE);
-    });
+    return await fn(boss);
   } finally {
     await boss.stop({ graceful: false });
   }

@@ -14,7 +14,7 @@ import { adoptPgbossChanges } from '../jobs/adoption.ts';
 import { expireOverdueJobs } from '../jobs/expiry.ts';
 import { PROMOTE_INTERVAL_MS, promoteDueJobs } from '../jobs/delayed.ts';
 import { rollupStats } from '../stats/store.ts';
-import { QUEUE_COUNTS_INTERVAL_MS, writeQueueCounts } from '../pgboss/queue-counts.ts';
+import { QUEUE_COUNTS_INTERVAL_MS, writeQueueCounts } from '../stats/pgboss-queue-counts.ts';
 import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 import type { PeriodicTask } from './leader.ts';
 
@@ -90,7 +90,7 @@ export function maintenanceTasks(d: MaintenanceDeps): PeriodicTask[] {
       },
     },
     // Our queues' depth comes from our counters; pg-boss's pass over every row would grow with
-    // the table (src/pgboss/queue-counts.ts). Its maintenance is for the queue it works.
+    // the table (src/stats/pgboss-queue-counts.ts). Its maintenance is for the queue it works.
     { name: 'pgboss-queue-counts', intervalMs: QUEUE_COUNTS_INTERVAL_MS, run: () => writeQueueCounts(d.pool) },
     { name: 'pgboss-maintenance', intervalMs: PGBOSS_SUPERVISE_MS, run: async () => d.getBoss()?.supervise(WEBHOOK_QUEUE) },
   ];

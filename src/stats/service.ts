@@ -98,6 +98,22 @@ function categoryStats(prefix: string, counts: CounterRow[], queues: QueueRow[])
   return { total, last_hour: lastHour, by_queue: byQueue };
 }
 
+function countersOf(counts: CounterRow[]): Counters {
+  const counters: Counters = new Map();
+  for (const c of counts) {
+    if (!counters.has(c.queue)) counters.set(c.queue, new Map());
+    counters.get(c.queue)!.set(c.key, c);
+  }
+  return counters;
+}
+
+/** Each queue's figures from the counters alone (no policy holds): what /stats and pg-boss's queue counts share. */
+export async function queueFigures(db: Queryable): Promise<QueueStats[]> {
+  const { counts, queues } = await readStats(db);
+  const counters = countersOf(counts);
+  return queues.map((q) => queueStats(q, counters));
+}
+
 export class StatsService {
   private readonly db: Queryable;
   private readonly policies: () => readonly Policy[];
@@ -114,11 +130,7 @@ export class StatsService {
       queueHolds(this.db, policies),
       runningByOwner(this.db, policies),
     ]);
-    const counters: Counters = new Map();
-    for (const c of counts) {
-      if (!counters.has(c.queue)) counters.set(c.queue, new Map());
-      counters.get(c.queue)!.set(c.key, c);
-    }
+    const counters = countersOf(counts);
     const perQueue = queues.map((q) => ({ ...queueStats(q, counters), ...holds.get(q.queue) }));
     const totals = Object.fromEntries(SUMMED.map((k) => [k, perQueue.reduce((a, q) => a + q[k], 0)]));
     return {

@@ -4,7 +4,7 @@
 // ones /api/v1/stats gives.
 import { expect } from 'chai';
 import { PgBoss, type QueueStats } from 'pg-boss';
-import { writeQueueCounts } from '../../src/pgboss/queue-counts.ts';
+import { writeQueueCounts } from '../../src/stats/pgboss-queue-counts.ts';
 import { jobBody, useService } from '../support/service.ts';
 
 const PROFILE = 'queue-counts';
