@@ -35,24 +35,29 @@ export interface ClaimParams {
  * One claim inside the caller's transaction: lock the profiles' fair-share clocks when
  * owners compete (below), lock and count the caps that may apply, read the lanes' heads
  * (paused lanes and full caps left out), allocate the slots fairly within the caps,
- * take the jobs. `capped` says a cap left ready jobs behind.
+ * take the jobs. `capped` says a cap left ready jobs behind. `contended` holds the model
+ * profiles whose owners competed at the last look; the claim brings it up to date.
  */
 export async function claimJobs(
   db: Queryable,
   p: ClaimParams,
   policies: readonly Policy[],
+  contended: Set<string> = new Set(),
 ): Promise<{ rows: ClaimedRow[]; capped: boolean }> {
   const excluded = policies.filter((x) => x.paused).map((x) => x.scope);
   const remaining = new Map<number, number>();
   let caps = capsForClaim(policies, p.modelProfiles, p.taskTypes);
   let capFull = false;
   // The clock lock serializes a profile's claims so each allocates from the passes the
-  // previous one wrote. When caps may apply it is taken first (clocks before caps, so
-  // claimers never deadlock); otherwise only once the heads show owners competing in a
-  // profile, and the heads are read again under it. A profile with one owner needs no
-  // order between its claims (its pass only grows), so its claimers run side by side.
+  // previous one wrote. It is taken first when caps may apply (clocks before caps, so
+  // claimers never deadlock) or when owners competed in one of the claim's profiles at
+  // the last look; otherwise only once the heads show owners competing, and the heads are
+  // read again under it. Either way a claim locks clocks once, in profile order. A profile
+  // with one owner needs no order between its claims (its pass only grows), so its
+  // claimers run side by side.
   const capsApply = caps.length > 0;
-  if (capsApply && p.modelProfiles) await lockClocks(db, p.modelProfiles);
+  const lockFirst = p.modelProfiles !== undefined && (capsApply || p.modelProfiles.some((mp) => contended.has(mp)));
+  if (lockFirst) await lockClocks(db, p.modelProfiles!);
   if (capsApply) {
     const locked = new Map(
       (
@@ -84,11 +89,14 @@ export async function claimJobs(
       : 'owner';
   const read = () => readHeads(db, { mode, modelProfiles: p.modelProfiles, taskTypes: p.taskTypes, limit: p.limit, excluded });
   let heads = await read();
-  const competing = capsApply ? [] : ownersCompete(heads);
-  if (competing.length) {
+  let competing = ownersCompete(heads);
+  if (competing.length && !lockFirst && !capsApply) {
     await lockClocks(db, competing);
     heads = await read(); // a new snapshot: it sees the passes of every claim that held the lock before
+    competing = ownersCompete(heads);
   }
+  for (const mp of p.modelProfiles ?? []) contended.delete(mp);
+  for (const mp of competing) contended.add(mp);
   const a = allocate(heads, p.limit, mode, policies, caps, remaining);
   const capped = a.capped || (capFull && heads.length < p.limit);
   if (!a.takes.length) return { rows: [], capped };
@@ -139,6 +147,8 @@ class ClientGone extends Error {}
 
 export class Claimer {
   private readonly d: ClaimDeps;
+  /** Model profiles whose owners competed at this process's last claim there (claimJobs). */
+  private readonly contended = new Set<string>();
 
   constructor(deps: ClaimDeps) {
     this.d = deps;
@@ -200,7 +210,7 @@ export class Claimer {
   }
 
   private async claimOnce(db: Queryable, params: ClaimParams): Promise<ClaimedRow[]> {
-    const { rows, capped } = await claimJobs(db, params, this.d.policies());
+    const { rows, capped } = await claimJobs(db, params, this.d.policies(), this.contended);
     if (capped) this.d.events.capShortened();
     return rows;
   }

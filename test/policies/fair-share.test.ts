@@ -1,6 +1,8 @@
 // Fair share between owner services: a claim shares the slots of a model profile
 // in proportion to the owners' weights, whatever their backlogs.
 import { expect } from 'chai';
+import { withTransaction } from '../../src/db/pool.ts';
+import { claimJobs } from '../../src/jobs/claim.ts';
 import { expectConsistent } from '../support/consistency.ts';
 import { seedJobs } from '../support/seed.ts';
 import { jobBody, useService } from '../support/service.ts';
@@ -95,6 +97,23 @@ describe('fair share between owner services', function () {
     const running = Object.fromEntries(rows.map((r) => [r.owner_service, r.n]));
     expect(running.heavy + running.light).to.equal(200);
     expect(running.heavy).to.be.within(150 - limit, 150 + limit);
+    await expectConsistent(t.sql);
+  });
+
+  it('remembers the profiles where owners compete, and forgets one when a single owner is left', async () => {
+    const profile = newProfile();
+    await api.create(jobBody({ owner_service: 'first', model_profile: profile }));
+    await api.create(jobBody({ owner_service: 'second', model_profile: profile }));
+    // what a Claimer keeps between claims: where the next claim takes the clock lock first
+    const contended = new Set<string>(['other-profile']);
+    const claim = () =>
+      withTransaction(t.sql, (db) => claimJobs(db, { workerId: 'w', modelProfiles: [profile], limit: 1, leaseSeconds: 60 }, [], contended));
+    expect((await claim()).rows).to.have.length(1);
+    expect([...contended].sort()).to.deep.equal([profile, 'other-profile'].sort());
+    const second = (await claim()).rows; // takes the clock lock before reading: one owner's job is left
+    expect(second).to.have.length(1);
+    expect([...contended]).to.deep.equal(['other-profile']);
+    expect((await claim()).rows).to.have.length(0);
     await expectConsistent(t.sql);
   });
 
