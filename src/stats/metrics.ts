@@ -2,7 +2,7 @@
 // read is cached for SCRAPE_CACHE_MS and shared by concurrent scrapes (and by the
 // gauges of one scrape, which prom-client collects in parallel), so the database
 // sees at most one stats read per replica per interval, and that read is cheap:
-// it never counts job rows except delayed ones, through a partial index.
+// it never counts job rows (src/stats/store.ts).
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { registerPurgedCounter } from '../retention/metrics.ts';

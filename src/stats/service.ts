@@ -54,7 +54,7 @@ function queueStats(q: QueueRow, counters: Counters): QueueStats {
   const total = (key: string) => Number(counters.get(q.queue)?.get(key)?.total ?? 0);
   const lastHour = (key: string) => Number(counters.get(q.queue)?.get(key)?.last_hour ?? 0);
   const s = Object.fromEntries(STATUSES.map((st) => [st, total(`status:${st}`)])) as Record<(typeof STATUSES)[number], number>;
-  const delayed = Number(q.delayed);
+  const delayed = total('delayed');
   return {
     queue: q.queue,
     task_type: q.task_type,

@@ -1,7 +1,7 @@
 // Reading and compacting the job counters kept by the jobs triggers
-// (migration 002). A read sums job_stats and the not-yet-compacted deltas in one
-// statement, so it sees one snapshot and is exact; it never counts job rows except
-// the pending-and-delayed ones, through a partial index.
+// (migrations 002, 006, 010). A read sums job_stats and the not-yet-compacted deltas
+// in one statement, so it sees one snapshot and is exact; it never counts job rows
+// (the oldest ready job per queue is one index entry).
 import type { Queryable } from '../db/pool.ts';
 
 /** Minute buckets are kept this long; "last hour" needs 60 of them. */
@@ -29,7 +29,6 @@ WITH counts AS (
 ),
 queues AS (
   SELECT q.name AS queue, q.task_type, q.model_profile,
-    (SELECT count(*) FROM jobs j WHERE j.status = 'pending' AND j.queue = q.name AND j.run_after > now()) AS delayed,
     (SELECT extract(epoch FROM now() - min(j.run_after)) FROM jobs j
       WHERE j.status = 'pending' AND j.queue = q.name AND j.run_after <= now()) AS oldest_ready_age_seconds
   FROM job_queues q
@@ -49,7 +48,6 @@ export interface QueueRow {
   queue: string;
   task_type: string;
   model_profile: string;
-  delayed: number;
   oldest_ready_age_seconds: number | null;
 }
 

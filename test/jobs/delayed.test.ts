@@ -25,7 +25,7 @@ describe('delayed jobs', function () {
     const late = Date.now() - runAfter.getTime();
     expect(jobs.map((j: { id: string }) => j.id)).to.deep.equal([job.id]);
     expect(late).to.be.within(0, 1000);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
   });
 
   it('marks a job failed with backoff as delayed, and its pg-boss row stays `retry`', async () => {
@@ -37,7 +37,25 @@ describe('delayed jobs', function () {
     const { rows } = await t.sql.query(`SELECT state FROM pgboss.job WHERE id = $1`, [c.id]);
     expect(rows[0].state).to.equal('retry');
     expect((await api.claim({ worker_id: 'w', model_profiles: [profile] })).jobs).to.deep.equal([]);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
+  });
+
+  it('counts delayed jobs in /stats from the counters until promoted, and not once cancelled', async () => {
+    const profile = newProfile();
+    const queue = `call_analysis/${profile}`;
+    const delayed = async () => {
+      const q = (await api.stats()).queues.find((x: { queue: string }) => x.queue === queue);
+      return { pending: q.pending, ready: q.ready, delayed: q.delayed };
+    };
+    const soon = await api.create(jobBody({ model_profile: profile, run_after: new Date(Date.now() + 1000).toISOString() }));
+    const later = await api.create(jobBody({ model_profile: profile, run_after: new Date(Date.now() + 3_600_000).toISOString() }));
+    await api.create(jobBody({ model_profile: profile }));
+    expect(await delayed()).to.deep.equal({ pending: 3, ready: 1, delayed: 2 });
+    await waitFor('the due job promoted', async () => !(await delayedFlag(soon.id)), 3000);
+    expect(await delayed()).to.deep.equal({ pending: 3, ready: 2, delayed: 1 });
+    await api.cancel(later.id);
+    expect(await delayed()).to.deep.equal({ pending: 2, ready: 2, delayed: 0 });
+    await expectConsistent(t.sql, { counters: true });
   });
 
   it('promotes a job retried with delay_seconds when due', async () => {
@@ -50,6 +68,6 @@ describe('delayed jobs', function () {
     await waitFor('the retried job promoted', async () => !(await delayedFlag(c.id)), 3000);
     const { jobs } = await api.claim({ worker_id: 'w', model_profiles: [profile] });
     expect(jobs.map((j: { id: string }) => j.id)).to.deep.equal([c.id]);
-    await expectConsistent(t.sql);
+    await expectConsistent(t.sql, { counters: true });
   });
 });

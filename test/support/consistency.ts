@@ -11,15 +11,19 @@ import type { Queryable } from '../../src/db/pool.ts';
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 // Per queue and status, the `status:<s>` gauge (job_stats + not yet compacted
-// deltas) against count(*) in the same snapshot.
+// deltas) against count(*) in the same snapshot; and the `delayed` gauge (listed
+// as status "delayed") against the pending jobs the claim leaves out.
 const COUNTER_MISMATCH = `
 WITH counters AS (
-  SELECT queue, substr(key, 8) AS status, sum(n) AS n
+  SELECT queue, CASE WHEN key = 'delayed' THEN key ELSE substr(key, 8) END AS status, sum(n) AS n
   FROM (SELECT queue, key, n FROM job_stats WHERE bucket = '-infinity'
         UNION ALL SELECT queue, key, n FROM job_stat_deltas WHERE bucket = '-infinity') x
-  WHERE key LIKE 'status:%' GROUP BY 1, 2
+  WHERE key LIKE 'status:%' OR key = 'delayed' GROUP BY 1, 2
 ),
-actual AS (SELECT queue, status, count(*) AS n FROM jobs GROUP BY 1, 2)
+actual AS (
+  SELECT queue, status, count(*) AS n FROM jobs GROUP BY 1, 2
+  UNION ALL SELECT queue, 'delayed', count(*) FROM jobs WHERE status = 'pending' AND delayed GROUP BY 1
+)
 SELECT queue, status, COALESCE(c.n, 0) AS counted, COALESCE(a.n, 0) AS actual
 FROM counters c FULL JOIN actual a USING (queue, status)
 WHERE COALESCE(c.n, 0) <> COALESCE(a.n, 0)`;
