@@ -7,7 +7,8 @@
 // no time budget, i.e. what `npm run purge` does: the worst case, since the leader
 // spends at most PURGE_RUN_MAX_MS of each PURGE_INTERVAL. The expired jobs finished
 // an hour ago, inside the service's default retention (7 days), so the service's own
-// leader never purges them; the bench's Purger runs with a 30-minute retention.
+// leader never purges them; the bench's Purger runs with a 30-minute retention (or
+// longer when the caller's own finished jobs are older: `keepNewerThanMs`).
 //
 // Harness: `purgeScenario({ serviceUrl, sql, quick, log })` returns metric records in
 // the harness's Metric shape (scenario 9). Alone: `npm run bench -- --scenario 9 [--quick]`.
@@ -28,7 +29,8 @@ const SIZES = {
   quick: { expired: 5000, pending: 1000, phaseMs: 1000 },
 };
 const PURGE_RETENTION_MS = 30 * 60_000;
-const EXPIRED_AGE_SECONDS = 3600;
+/** The expired jobs finished this long before the retention's limit. */
+const EXPIRED_MARGIN_MS = 30 * 60_000;
 
 export interface PurgeBenchContext {
   /** Base URL of a running service. */
@@ -41,6 +43,12 @@ export interface PurgeBenchContext {
   log(message: string): void;
   /** Overrides the full or quick sizes (the scale scenario purges a tenth of its jobs). */
   size?: (typeof SIZES)['full'];
+  /**
+   * Finished jobs already in the database that the purge must leave (the scale scenario's,
+   * seeded over up to half an hour): the retention grows to cover them, so the purge
+   * deletes only the jobs seeded here.
+   */
+  keepNewerThanMs?: number;
 }
 
 interface Phase {
@@ -110,12 +118,13 @@ const forMs = (ms: number) => {
 const pMs = (h: RecordableHistogram, p: number) => h.percentile(p) / 1000;
 const perSecond = (n: number, ms: number) => (n * 1000) / ms;
 
-async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool): Promise<void> {
+async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: Pool, retentionMs: number): Promise<void> {
   await create(http); // creates the queue in pg-boss and job_queues
   const queues = [{ task_type: TASK_TYPE, model_profile: PROFILE }];
-  ctx.log(`  seeding ${size.expired} completed jobs (finished 1 h ago) and ${size.pending} pending`);
+  ctx.log(`  seeding ${size.expired} completed jobs (expired ${EXPIRED_MARGIN_MS / 60_000} min ago) and ${size.pending} pending`);
   const t0 = performance.now();
-  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds: EXPIRED_AGE_SECONDS, owner_service: 'bench' });
+  const ageSeconds = (retentionMs + EXPIRED_MARGIN_MS) / 1000;
+  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds, owner_service: 'bench' });
   await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
   await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -126,13 +135,14 @@ export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
   headers = { 'content-type': 'application/json', ...ctx.headers };
   const http = new Pool(ctx.serviceUrl, { connections: WORKERS, pipelining: 1, keepAliveTimeout: 60_000 });
   try {
-    await seed(ctx, size, http);
+    const retentionMs = Math.max(PURGE_RETENTION_MS, ctx.keepNewerThanMs ?? 0);
+    await seed(ctx, size, http, retentionMs);
     await runWorkers(http, forMs(size.phaseMs / 4)); // warm-up: JIT, plans, connections
     ctx.log(`  ${WORKERS} workers without the purge (${size.phaseMs / 1000} s)`);
     const before = await runWorkers(http, forMs(size.phaseMs));
 
     ctx.log('  the same workers while the purge runs');
-    const purger = new Purger({ db: ctx.sql, policy: { completed: PURGE_RETENTION_MS, failed: 0, cancelled: 0 } });
+    const purger = new Purger({ db: ctx.sql, policy: { completed: retentionMs, failed: 0, cancelled: 0 } });
     let purgeDone = false;
     const purging = purger.run({ maxRunMs: Number.POSITIVE_INFINITY }).finally(() => {
       purgeDone = true;

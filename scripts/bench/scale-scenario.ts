@@ -185,6 +185,7 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     ...(note ? { note } : {}),
   });
   await ctx.warmQueues(queues);
+  const seedStart = performance.now();
   const before = await diskBytes(ctx.serviceSql);
   await seed(ctx, o.jobs);
   const perMillion = ((await diskBytes(ctx.serviceSql)) - before) / (o.jobs / 1e6) / MIB;
@@ -272,6 +273,9 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     log: ctx.log,
     headers: { authorization: `Bearer ${BENCH_TOKENS.admin}` },
     size: { expired: Math.max(1000, Math.round(o.jobs / 10)), pending: 20_000, phaseMs: 10_000 },
+    // the seeded finished jobs stay: a 10 M seed takes over 20 minutes, its first jobs would be
+    // past the purge's 30-minute retention by now, and the purge would chase the seed's pace
+    keepNewerThanMs: performance.now() - seedStart + 10 * 60_000,
   });
   return [...metrics, ...purge.map((p) => ({ ...p, scenario: SCENARIO }))];
 }

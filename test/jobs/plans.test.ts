@@ -236,8 +236,12 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     });
   }
 
-  it('the lease reaper reads only expired leases', async () => {
-    const all = await plan((db) => reapExpiredLeases(db));
+  it('the lease reaper finds expired leases through the open-lease index, reading at most a batch', async () => {
+    const all = await plan((db) => reapExpiredLeases(db, 100));
     expectNoSeqScan(all);
+    // as one join, the planner read every running job at 10 M jobs (lease-reaper.ts)
+    const open = all.filter((n) => n['Index Name'] === 'job_attempts_open_lease_idx');
+    expect(open, 'open-lease index scans').to.have.length(1);
+    expect(open[0]['Actual Rows']).to.be.at.most(100);
   });
 });
