@@ -33,6 +33,8 @@ const ERROR_CATEGORIES = ['provider_error', 'timeout', 'invalid_input', 'rate_li
 const MIX = { pending: 10, running: 0.5, failed: 5.4, cancelled: 3.6 }; // of 100; completed the rest
 const SAMPLES = { full: 200, quick: 10 };
 const SAMPLE_MS = 15_000;
+/** Seeded rows are this far apart in time, older rows first. */
+const SPACING_MS = 0.1;
 const WARM_UP_CLAIMS = 200;
 const WARM_UP_WAKES = 20;
 const HEARTBEAT_LOOPS = 8;
@@ -51,7 +53,7 @@ const queues: QueueRef[] = Array.from({ length: PROFILES }, (_, p) =>
 /** seedJobs takes whole percentages: seed the half-percent of running jobs as a whole share of a twice-as-small slice. */
 async function seed(ctx: Context, n: number): Promise<void> {
   const t0 = performance.now();
-  const common = { queues, owner_services: OWNERS, error_categories: ERROR_CATEGORIES, input: INPUT, spacingMs: 0.1 };
+  const common = { queues, owner_services: OWNERS, error_categories: ERROR_CATEGORIES, input: INPUT, spacingMs: SPACING_MS };
   const running = Math.round((n * MIX.running) / 100);
   const pending = Math.round((n * MIX.pending) / 100);
   const rest = n - running - pending;
@@ -273,9 +275,9 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     log: ctx.log,
     headers: { authorization: `Bearer ${BENCH_TOKENS.admin}` },
     size: { expired: Math.max(1000, Math.round(o.jobs / 10)), pending: 20_000, phaseMs: 10_000 },
-    // the seeded finished jobs stay: a 10 M seed takes over 20 minutes, its first jobs would be
-    // past the purge's 30-minute retention by now, and the purge would chase the seed's pace
-    keepNewerThanMs: performance.now() - seedStart + 10 * 60_000,
+    // the seeded finished jobs stay: at 10 M their times span 15 minutes and the seed takes
+    // over 20, so they would be past the purge's 30-minute retention by now
+    keepNewerThanMs: performance.now() - seedStart + o.jobs * SPACING_MS + 10 * 60_000,
   });
   return [...metrics, ...purge.map((p) => ({ ...p, scenario: SCENARIO }))];
 }
