@@ -21,6 +21,8 @@
 -- running_without_lease     a running job without a worker, token, expiry, or open attempt for its token
 -- lease_overdue             a running job whose lease ended over a minute ago (the reaper is not running)
 -- stray_open_attempt        an attempt still open although its lease is no longer the job's current one
+-- orphan_row                a job_attempts, job_events, job_progress or webhook_deliveries row whose
+--                           job is gone (they have no foreign keys: migration 011)
 WITH pair AS (
   SELECT j.id, j.queue, j.status, j.attempts, j.max_attempts, j.run_after,
          p.id AS boss_id, p.state::text AS boss_state, p.retry_count, p.start_after
@@ -73,4 +75,11 @@ FROM jobs WHERE status = 'running' AND lease_expires_at < now() - interval '1 mi
 UNION ALL
 SELECT 'stray_open_attempt', a.job_id, j.queue, format('attempt %s (worker %s) is open; job status=%s', a.attempt, a.worker_id, j.status)
 FROM job_attempts a JOIN jobs j ON j.id = a.job_id
-WHERE a.outcome IS NULL AND NOT (j.status = 'running' AND j.lease_token = a.lease_token);
+WHERE a.outcome IS NULL AND NOT (j.status = 'running' AND j.lease_token = a.lease_token)
+UNION ALL
+SELECT 'orphan_row', o.job_id, NULL, format('%s row without its job', o.tbl)
+FROM (SELECT DISTINCT 'job_attempts' AS tbl, job_id FROM job_attempts
+      UNION ALL SELECT DISTINCT 'job_events', job_id FROM job_events
+      UNION ALL SELECT 'job_progress', job_id FROM job_progress
+      UNION ALL SELECT DISTINCT 'webhook_deliveries', job_id FROM webhook_deliveries) o
+WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id);

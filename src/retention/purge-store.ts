@@ -1,7 +1,8 @@
 // Retention purge: deletes finished jobs past their retention from `jobs` and
 // `pgboss.job` in ONE statement (a data-modifying CTE is atomic), so no crash or
-// kill can leave one store holding a row the other has lost. job_attempts and
-// webhook_deliveries rows go by ON DELETE CASCADE; the pg-boss jobs of those
+// kill can leave one store holding a row the other has lost. The job's
+// job_attempts, job_events, job_progress and webhook_deliveries rows go in the same
+// statement, set-based (no foreign keys: migration 011); the pg-boss jobs of those
 // deliveries (queue `webhooks`, which pg-boss never deletes: deletion_seconds 0) go
 // in the same statement, and a deliverer holding one finds the delivery gone
 // (src/webhooks/deliverer.ts). The jobs DELETE trigger (migration 002, jobs_count_delete)
@@ -21,6 +22,8 @@ import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 export const PURGEABLE_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type PurgeableStatus = (typeof PURGEABLE_STATUSES)[number];
 
+const VICTIM_IDS = 'ARRAY(SELECT id FROM victims)';
+
 // $1 retention in seconds, $2 the keyset cursor (oldest finished_at still to look
 // at, so a long run does not rescan the dead index entries of its own earlier
 // batches), $3 the batch size.
@@ -36,9 +39,15 @@ WITH victims AS (
   FOR UPDATE SKIP LOCKED
 ),
 boss AS (${bossDelete('victims')}),
--- = ANY(ARRAY(...)) pins both lookups to index scans; as a join the planner chose a
--- hash join over a full scan of webhook_deliveries (188 ms per batch at 200k rows).
-outbox AS (${bossDeleteIds(WEBHOOK_QUEUE, 'ARRAY(SELECT d.id FROM webhook_deliveries d WHERE d.job_id = ANY (ARRAY(SELECT id FROM victims)))')}),
+-- A job's own rows, one statement per table for the whole batch (they have no foreign
+-- keys: cascades cost four statements per job, migration 011). = ANY(ARRAY(...)) pins
+-- each lookup to its job_id index; as a join the planner chose a hash join over a
+-- full scan of webhook_deliveries (188 ms per batch at 200k rows).
+deliveries AS (DELETE FROM webhook_deliveries d WHERE d.job_id = ANY (${VICTIM_IDS}) RETURNING d.id),
+outbox AS (${bossDeleteIds(WEBHOOK_QUEUE, 'ARRAY(SELECT id FROM deliveries)')}),
+attempts AS (DELETE FROM job_attempts a WHERE a.job_id = ANY (${VICTIM_IDS})),
+events AS (DELETE FROM job_events e WHERE e.job_id = ANY (${VICTIM_IDS})),
+progress AS (DELETE FROM job_progress g WHERE g.job_id = ANY (${VICTIM_IDS})),
 gone AS (
   DELETE FROM jobs j USING victims v WHERE j.id = v.id RETURNING j.queue, j.finished_at
 )

@@ -86,6 +86,24 @@ describe('consistency check', () => {
     expect(found).to.deep.equal([['orphan_in_pgboss', orphan]]);
   });
 
+  it('reports rows left behind by a job that is gone (job_attempts, job_events, job_progress, webhook_deliveries)', async () => {
+    const gone = crypto.randomUUID();
+    const found = await violationsAfter(
+      `WITH a AS (INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, outcome)
+                  VALUES ($1::uuid, 1, 'w', gen_random_uuid(), now(), 'completed')),
+            e AS (INSERT INTO job_events (job_id, kind, data) VALUES ($1::uuid, 'status', '{}')),
+            p AS (INSERT INTO job_progress (job_id, fraction) VALUES ($1::uuid, 0.5))
+       INSERT INTO webhook_deliveries (job_id, event, url, payload) VALUES ($1::uuid, 'completed', 'http://127.0.0.1/', '{}')`,
+      [gone],
+    );
+    expect(found).to.deep.equal([
+      ['orphan_row', gone],
+      ['orphan_row', gone],
+      ['orphan_row', gone],
+      ['orphan_row', gone],
+    ]);
+  });
+
   it('runs from the command line: exit 0 when consistent, 1 listing violations otherwise', async () => {
     const ok = await runConsistencyCli(t.databaseUrl);
     expect(ok.code, ok.out).to.equal(0);

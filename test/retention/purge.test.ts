@@ -4,6 +4,7 @@ import { parseExposition, value } from '../metrics/exposition.ts';
 import type { JobStatus } from '../../src/jobs/job-row.ts';
 import { given } from '../support/factory.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { RESULT } from '../jobs/helpers.ts';
 import { waitUntil } from '../support/wait.ts';
 import { startReceiver } from '../webhooks/receiver.ts';
 import { ageJobs } from './support.ts';
@@ -84,6 +85,35 @@ describe('retention purge', () => {
     for (const id of kept) await api.get(id);
     expect((await api.get(pending)).status).to.equal('pending');
     expect((await api.get(running)).status).to.equal('running');
+    await expectConsistent(t.sql, { counters: true });
+  });
+
+  it("deletes a job's attempts, events and progress with it, and nobody else's", async () => {
+    const p = 'purge-children';
+    const worked = async () => {
+      const job = await api.create(jobBody({ model_profile: p }));
+      const [held] = (await api.claim({ worker_id: 'w', model_profiles: [p] })).jobs;
+      const res = await t.api.post(`/api/v1/jobs/${job.id}/progress`).send({ lease_token: held.lease_token, fraction: 0.5 });
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      await api.complete(job.id, { lease_token: held.lease_token, result: RESULT });
+      return job.id;
+    };
+    const [old, young] = [await worked(), await worked()];
+    const count = async (id: string) => {
+      const n = async (table: string) =>
+        Number((await t.sql.query(`SELECT count(*) AS n FROM ${table} WHERE job_id = $1::uuid`, [id])).rows[0].n);
+      return { attempts: await n('job_attempts'), events: await n('job_events'), progress: await n('job_progress') };
+    };
+    const before = await count(young);
+    expect(before.attempts).to.equal(1);
+    expect(before.progress).to.equal(1);
+    expect(before.events).to.be.greaterThan(2); // created, running, progress, completed
+    expect(await count(old)).to.deep.equal(before);
+
+    await ageJobs(t.sql, [old], 8);
+    await waitUntil(async () => (await rowsIn(t, [old])).jobs.length === 0, { what: 'old job purged' });
+    expect(await count(old)).to.deep.equal({ attempts: 0, events: 0, progress: 0 });
+    expect(await count(young)).to.deep.equal(before);
     await expectConsistent(t.sql, { counters: true });
   });
 
