@@ -7,7 +7,7 @@ import type { Pool, Queryable } from '../db/pool.ts';
 import { withTransactionRetried } from '../db/pool.ts';
 import { badRequest } from '../http/problem.ts';
 import { capsForClaim, type Policy } from '../policies/policy.ts';
-import { type ClaimedRow, countRunning, type Head, lockCaps, lockClocks, readHeads, takeFromLanes } from './claim-store.ts';
+import { type ClaimedRow, countRunning, type Head, lockCaps, lockClocks, lockClocksSql, readHeads, takeFromLanes } from './claim-store.ts';
 import { allocate } from './fair-share.ts';
 import type { JobEvents } from './events.ts';
 import type { Waiters } from './waiters.ts';
@@ -43,6 +43,7 @@ export async function claimJobs(
   p: ClaimParams,
   policies: readonly Policy[],
   contended: Set<string> = new Set(),
+  clocksLocked?: string[],
 ): Promise<{ rows: ClaimedRow[]; capped: boolean }> {
   const excluded = policies.filter((x) => x.paused).map((x) => x.scope);
   const remaining = new Map<number, number>();
@@ -54,10 +55,11 @@ export async function claimJobs(
   // the last look; otherwise only once the heads show owners competing, and the heads are
   // read again under it. Either way a claim locks clocks once, in profile order. A profile
   // with one owner needs no order between its claims (its pass only grows), so its
-  // claimers run side by side.
+  // claimers run side by side. `clocksLocked`: the caller locked them with its BEGIN.
   const capsApply = caps.length > 0;
-  const lockFirst = p.modelProfiles !== undefined && (capsApply || p.modelProfiles.some((mp) => contended.has(mp)));
-  if (lockFirst) await lockClocks(db, p.modelProfiles!);
+  const first = clocksLocked ?? clocksToLockFirst(p, policies, contended);
+  const lockFirst = first.length > 0;
+  if (lockFirst && !clocksLocked) await lockClocks(db, first);
   if (capsApply) {
     const locked = new Map(
       (
@@ -111,6 +113,13 @@ export async function claimJobs(
   return { rows, capped };
 }
 
+/** The model profiles whose clocks a claim locks before it reads anything (claimJobs): none, or all of its own. */
+export function clocksToLockFirst(p: ClaimParams, policies: readonly Policy[], contended: ReadonlySet<string>): string[] {
+  if (p.modelProfiles === undefined) return [];
+  const capsApply = capsForClaim(policies, p.modelProfiles, p.taskTypes).length > 0;
+  return capsApply || p.modelProfiles.some((mp) => contended.has(mp)) ? p.modelProfiles : [];
+}
+
 /** The model profiles in which the heads belong to more than one owner. */
 function ownersCompete(heads: Head[]): string[] {
   const firstOwner = new Map<string, string>();
@@ -136,6 +145,9 @@ function ownersCompete(heads: Head[]): string[] {
  * index walked in order stops after `limit` entries (11 buffers).
  */
 export const CLAIM_BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_bitmapscan = off';
+
+/** CLAIM_BEGIN, and the clocks' lock when the claim takes it first: one round trip for both. */
+export const claimBegin = (clocks: string[]) => (clocks.length ? `${CLAIM_BEGIN}; ${lockClocksSql(clocks)}` : CLAIM_BEGIN);
 
 /** A claim as the validator passes it: limit, lease_seconds and wait_seconds carry openapi.yaml's defaults. */
 export interface ClaimRequest {
@@ -173,8 +185,7 @@ export class Claimer {
       leaseSeconds: req.lease_seconds,
     };
     const waitMs = req.wait_seconds * 1000;
-    if (waitMs === 0)
-      return this.claimed(await withTransactionRetried(this.d.pool, (client) => this.claimOnce(client, params), CLAIM_BEGIN));
+    if (waitMs === 0) return this.claimed(await this.claimTransaction(params, () => false));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
     while (!signal.aborted) {
@@ -199,25 +210,27 @@ export class Claimer {
   }
 
   private async claimIfConnected(params: ClaimParams, signal: AbortSignal): Promise<ClaimedRow[]> {
-    // a claim that loses a lock race with another (fair-share rows, caps) runs again
-    return withTransactionRetried(
-      this.d.pool,
-      async (client) => {
-        const rows = await this.claimOnce(client, params);
-        if (rows.length && signal.aborted) throw new ClientGone();
-        return rows;
-      },
-      CLAIM_BEGIN,
-    ).catch((err) => {
+    return this.claimTransaction(params, () => signal.aborted).catch((err) => {
       if (err instanceof ClientGone) return [];
       throw err;
     });
   }
 
-  private async claimOnce(db: Queryable, params: ClaimParams): Promise<ClaimedRow[]> {
-    const { rows, capped } = await claimJobs(db, params, this.d.policies(), this.contended);
-    if (capped) this.d.events.capShortened();
-    return rows;
+  /** One claim transaction; rolled back (ClientGone) when it took jobs for a client that left. */
+  private claimTransaction(params: ClaimParams, gone: () => boolean): Promise<ClaimedRow[]> {
+    // a claim that loses a lock race with another (fair-share rows, caps) runs again
+    const policies = this.d.policies();
+    const clocks = clocksToLockFirst(params, policies, this.contended);
+    return withTransactionRetried(
+      this.d.pool,
+      async (client) => {
+        const { rows, capped } = await claimJobs(client, params, policies, this.contended, clocks);
+        if (capped) this.d.events.capShortened();
+        if (rows.length && gone()) throw new ClientGone();
+        return rows;
+      },
+      claimBegin(clocks),
+    );
   }
 
   private claimed(rows: ClaimedRow[]): ClaimedRow[] {

@@ -2,7 +2,8 @@
 // in proportion to the owners' weights, whatever their backlogs.
 import { expect } from 'chai';
 import { withTransaction } from '../../src/db/pool.ts';
-import { claimJobs } from '../../src/jobs/claim.ts';
+import { lockClocksSql } from '../../src/jobs/claim-store.ts';
+import { claimBegin, claimJobs } from '../../src/jobs/claim.ts';
 import { expectConsistent } from '../support/consistency.ts';
 import { seedJobs } from '../support/seed.ts';
 import { jobBody, useService } from '../support/service.ts';
@@ -115,6 +116,34 @@ describe('fair share between owner services', function () {
     expect([...contended]).to.deep.equal(['other-profile']);
     expect((await claim()).rows).to.have.length(0);
     await expectConsistent(t.sql);
+  });
+
+  it("locks a contended profile's clock in the claim's BEGIN, before anything is read", async () => {
+    const profile = newProfile();
+    await api.create(jobBody({ owner_service: 'first', model_profile: profile }));
+    await api.create(jobBody({ owner_service: 'second', model_profile: profile }));
+    const params = { workerId: 'w', modelProfiles: [profile], limit: 1, leaseSeconds: 60 };
+    const contended = new Set<string>();
+    await withTransaction(t.sql, (db) => claimJobs(db, params, [], contended)); // writes the clock; owners compete
+    expect([...contended]).to.deep.equal([profile]);
+    const { rows } = await withTransaction(
+      t.sql,
+      async (db) => {
+        const other = await t.sql.query('SELECT 1 FROM fair_clock WHERE model_profile = $1 FOR UPDATE NOWAIT', [profile]).catch((e) => e);
+        expect(other.code, 'another claimer finds the clock locked').to.equal('55P03');
+        return claimJobs(db, params, [], contended, [profile]);
+      },
+      claimBegin([profile]),
+    );
+    expect(rows).to.have.length(1);
+    await expectConsistent(t.sql);
+  });
+
+  it('quotes the profile names it puts into the clock lock', async () => {
+    const names = ["o'brien", 'back\\slash', "'); DROP TABLE jobs; --"];
+    const { rows } = await withTransaction(t.sql, (db) => db.query(lockClocksSql(names)));
+    expect(rows).to.deep.equal([]);
+    expect((await t.sql.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).to.be.above(0);
   });
 
   it('gives an owner back from idle no banked credit', async () => {

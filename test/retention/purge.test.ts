@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { PURGED_METRIC } from '../../src/retention/metrics.ts';
+import { PURGE_REST_RATIO, Purger } from '../../src/retention/purge.ts';
+import { seedJobs } from '../support/seed.ts';
 import { parseExposition, value } from '../metrics/exposition.ts';
 import type { JobStatus } from '../../src/jobs/job-row.ts';
 import { given } from '../support/factory.ts';
@@ -115,6 +117,32 @@ describe('retention purge', () => {
     expect(await count(old)).to.deep.equal({ attempts: 0, events: 0, progress: 0 });
     expect(await count(young)).to.deep.equal(before);
     await expectConsistent(t.sql, { counters: true });
+  });
+
+  it('rests after each full batch for half its time, and not after the last', async () => {
+    // two hours old: past this purger's hour, within the service's own 7 days
+    await jobIn(t, 'completed', 'purge-paced'); // creates the queue; finished now, so it stays
+    const queues = [{ task_type: 'call_analysis', model_profile: 'purge-paced' }];
+    await seedJobs(t.sql, { queues, count: 25, status: 'completed', ageSeconds: 7200 });
+    const rests: number[] = [];
+    const purger = new Purger({
+      db: t.sql,
+      policy: { completed: 3_600_000, failed: 0, cancelled: 0 },
+      rest: async (ms) => rests.push(ms),
+    });
+    const started = performance.now();
+    const r = await purger.run({ batchRows: 10 });
+    const elapsed = performance.now() - started;
+    const mine = r.counts.filter((c) => c.queue === 'call_analysis/purge-paced');
+    expect(mine.reduce((n, c) => n + c.n, 0)).to.equal(25);
+    expect(r.batches).to.be.at.least(3); // 10, 10, 5 (and whatever older rows other tests left)
+    expect(rests).to.have.length(r.batches - 1);
+    for (const ms of rests)
+      expect(ms)
+        .to.be.above(0)
+        .and.below(elapsed * PURGE_REST_RATIO);
+    expect(PURGE_REST_RATIO).to.equal(0.5);
+    await expectConsistent(t.sql);
   });
 
   it('counts purged rows per queue and in totals in /api/v1/stats, and lowers the status counts', async () => {
