@@ -3,6 +3,7 @@
 // transaction cannot hold locks or connections forever.
 import pg from 'pg';
 import type { DbConfig } from '../config.ts';
+import { asQueryable, StatementBatch } from './batch.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -81,9 +82,15 @@ export function createPool(
   // middle of a transaction would emit an unhandled 'error' and end the process. Its queries
   // fail anyway (the request answers 503) and the broken client is discarded on release.
   pool.on('connect', (client) => client.on('error', () => {}));
-  if (!preparedStatements) pool.on('connect', withoutStatementNames);
+  if (!preparedStatements) {
+    pool.on('connect', withoutStatementNames);
+    unnamed.add(pool);
+  }
   return pool;
 }
+
+/** Pools whose queries run unnamed (behind a transaction-mode pooler). */
+const unnamed = new WeakSet<Pool>();
 
 /**
  * Stores name their hot queries so PostgreSQL plans them once per connection. Behind a
@@ -107,10 +114,36 @@ export const DB_CONFLICT_CODES = new Set(['40P01', '40001']);
 const CONFLICT_TRIES = 3;
 
 /** withTransaction, run again (up to CONFLICT_TRIES times in all) when it loses a deadlock or serialization race. */
-export async function withTransactionRetried<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export function withTransactionRetried<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  return retriedOnConflict(() => withTransaction(pool, fn, begin));
+}
+
+/**
+ * A transaction whose statements travel in as few round trips as they can (src/db/batch.ts):
+ * `begin` goes with the first query, COMMIT with the query `commitWith` names (or after fn).
+ * Behind a pooler without prepared statements it is withTransaction. Run again on conflicts.
+ */
+export function withBatchedTransactionRetried<T>(
+  pool: Pool,
+  fn: (db: Queryable) => Promise<T>,
+  begin: string,
+  commitWith?: (name: string) => boolean,
+): Promise<T> {
+  if (unnamed.has(pool)) return withTransactionRetried(pool, fn, begin);
+  return retriedOnConflict(() =>
+    onClient(pool, async (client) => {
+      const batch = new StatementBatch(client, begin, commitWith);
+      const result = await fn(asQueryable(batch));
+      await batch.commit();
+      return result;
+    }),
+  );
+}
+
+async function retriedOnConflict<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withTransaction(pool, fn, begin);
+      return await run();
     } catch (err) {
       if (attempt >= CONFLICT_TRIES || !DB_CONFLICT_CODES.has((err as { code?: string })?.code ?? '')) throw err;
     }
@@ -121,13 +154,21 @@ export async function withTransactionRetried<T>(pool: Pool, fn: (client: PoolCli
  * Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. `begin` may add
  * `SET LOCAL` settings to the BEGIN (one round trip; transaction-scoped, so poolers accept it).
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  return onClient(pool, async (client) => {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
+/** A transaction run on one pooled client by `run`, rolled back when it throws. */
+async function onClient<T>(pool: Pool, run: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let result: T;
   try {
-    await client.query(begin);
-    result = await fn(client);
-    await client.query('COMMIT');
+    result = await run(client);
   } catch (err) {
     // A connection past its query deadline no longer answers (and a ROLLBACK would only wait
     // out another deadline behind the stuck statement); it and one that cannot roll back are

@@ -4,10 +4,20 @@
 // becomes claimable). Each claim is one transaction of a few statements
 // (claim-store.ts) with the order decided in between by fair-share.ts. A long-poll claim commits only if its client is still there.
 import type { Pool, Queryable } from '../db/pool.ts';
-import { withTransactionRetried } from '../db/pool.ts';
+import { withBatchedTransactionRetried } from '../db/pool.ts';
 import { badRequest } from '../http/problem.ts';
 import { capsForClaim, type Policy } from '../policies/policy.ts';
-import { type ClaimedRow, countRunning, type Head, lockCaps, lockClocks, lockClocksSql, readHeads, takeFromLanes } from './claim-store.ts';
+import {
+  type ClaimedRow,
+  countRunning,
+  type Head,
+  isTake,
+  lockCaps,
+  lockClocks,
+  lockClocksSql,
+  readHeads,
+  takeFromLanes,
+} from './claim-store.ts';
 import { allocate } from './fair-share.ts';
 import type { JobEvents } from './events.ts';
 import type { Waiters } from './waiters.ts';
@@ -185,7 +195,7 @@ export class Claimer {
       leaseSeconds: req.lease_seconds,
     };
     const waitMs = req.wait_seconds * 1000;
-    if (waitMs === 0) return this.claimed(await this.claimTransaction(params, () => false));
+    if (waitMs === 0) return this.claimed(await this.claimTransaction(params));
     const deadline = Date.now() + waitMs;
     const filter = { modelProfiles: req.model_profiles, taskTypes: req.task_types };
     while (!signal.aborted) {
@@ -216,20 +226,25 @@ export class Claimer {
     });
   }
 
-  /** One claim transaction; rolled back (ClientGone) when it took jobs for a client that left. */
-  private claimTransaction(params: ClaimParams, gone: () => boolean): Promise<ClaimedRow[]> {
+  /**
+   * One claim transaction, in two round trips when it can (src/db/batch.ts): BEGIN (with the
+   * clock lock) goes with the heads, COMMIT with the take. A long-poll claim commits on its
+   * own, after it checked `gone`: it rolls back (ClientGone) when its client left meanwhile.
+   */
+  private claimTransaction(params: ClaimParams, gone?: () => boolean): Promise<ClaimedRow[]> {
     // a claim that loses a lock race with another (fair-share rows, caps) runs again
     const policies = this.d.policies();
     const clocks = clocksToLockFirst(params, policies, this.contended);
-    return withTransactionRetried(
+    return withBatchedTransactionRetried(
       this.d.pool,
-      async (client) => {
-        const { rows, capped } = await claimJobs(client, params, policies, this.contended, clocks);
+      async (db) => {
+        const { rows, capped } = await claimJobs(db, params, policies, this.contended, clocks);
         if (capped) this.d.events.capShortened();
-        if (rows.length && gone()) throw new ClientGone();
+        if (rows.length && gone?.()) throw new ClientGone();
         return rows;
       },
       claimBegin(clocks),
+      gone ? undefined : isTake,
     );
   }
 
