@@ -119,7 +119,7 @@ describe('retention purge', () => {
     await expectConsistent(t.sql, { counters: true });
   });
 
-  it('rests after each full batch for half its time, and not after the last', async () => {
+  it('rests after each full batch for 0.4 of its time, and not after the last', async () => {
     // two hours old: past this purger's hour, within the service's own 7 days
     await jobIn(t, 'completed', 'purge-paced'); // creates the queue; finished now, so it stays
     const queues = [{ task_type: 'call_analysis', model_profile: 'purge-paced' }];
@@ -141,7 +141,7 @@ describe('retention purge', () => {
       expect(ms)
         .to.be.above(0)
         .and.below(elapsed * PURGE_REST_RATIO);
-    expect(PURGE_REST_RATIO).to.equal(0.5);
+    expect(PURGE_REST_RATIO).to.equal(0.4);
     await expectConsistent(t.sql);
   });
 
