@@ -1,7 +1,8 @@
 // A transaction's statements sent together. node-postgres sends one message per query and
-// waits for its answer, so a claim (BEGIN, heads, take, COMMIT) paid four round trips, and
-// on a busy host each one is another chance to wait for a CPU: in-process, the same claim
-// in two round trips took 0.5 ms less at p50 and 1-2 ms less at p99 (scripts/bench/README.md).
+// waits for its answer, so a claim (BEGIN, clock lock, heads, take, COMMIT) paid up to five
+// round trips, and on a busy host each one is another chance to wait for a CPU: in-process,
+// the same claim in two round trips took 0.5 ms less at p50 and 1-2 ms less at p99
+// (scripts/bench/README.md).
 //
 // A StatementBatch holds statements back (the BEGIN) and sends them in front of the next
 // query, in one simple-query message; a named query runs as an SQL-level prepared statement
@@ -10,7 +11,7 @@
 // names the query that ends the transaction: COMMIT rides along with it.
 //
 // Only on direct connections: behind a transaction-mode pooler a prepared statement lives on
-// whichever server connection parsed it (withBatchedTransaction in pool.ts falls back).
+// whichever server connection parsed it (withBatchedTransactionRetried in pool.ts falls back).
 import pg from 'pg';
 import type { PoolClient, Queryable } from './pool.ts';
 

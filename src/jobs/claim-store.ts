@@ -255,12 +255,13 @@ WHERE ${bothStoresMoved('boss', 'claimed', 'claim')}
 ORDER BY priority DESC, id`;
 const TAKE = { queue: take('j.queue = t.queue'), owner: take('j.model_profile = t.model_profile') };
 
+const TAKE_NAME = 'claim-take-';
 /** The take's statement names: the statement a claim commits with (claim.ts). */
-export const isTake = (statementName: string) => statementName.startsWith('claim-take-');
+export const isTake = (statementName: string) => statementName.startsWith(TAKE_NAME);
 
 export async function takeFromLanes(db: Queryable, p: TakeParams): Promise<ClaimedRow[]> {
   const { rows } = await db.query({
-    name: `claim-take-${p.mode}`,
+    name: `${TAKE_NAME}${p.mode}`,
     text: TAKE[p.mode],
     values: [
       p.takes.map((t) => t.queue),

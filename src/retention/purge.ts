@@ -29,8 +29,6 @@ export interface PurgeOptions {
   maxRunMs?: number;
   /** Checked before each batch; false stops the run. */
   shouldContinue?: () => boolean;
-  /** Rest after each batch, as a fraction of its time (PURGE_REST_RATIO; 0: flat out). */
-  restRatio?: number;
 }
 
 export interface PurgeResult {
@@ -75,7 +73,6 @@ export class Purger {
 
   async run(opts: PurgeOptions = {}): Promise<PurgeResult> {
     const limit = opts.batchRows ?? PURGE_BATCH_ROWS;
-    const restRatio = opts.restRatio ?? PURGE_REST_RATIO;
     const started = performance.now();
     const deadline = started + (opts.maxRunMs ?? PURGE_RUN_MAX_MS);
     const totals = new Map<string, QueueCount>();
@@ -103,7 +100,7 @@ export class Purger {
         if (batch.counts.length) this.d.onPurged?.(batch.counts);
         if (batch.jobs < limit || !batch.cursor) break;
         cursor = batch.cursor;
-        if (restRatio > 0) await (this.d.rest ?? sleep)((performance.now() - batchStart) * restRatio);
+        await (this.d.rest ?? sleep)((performance.now() - batchStart) * PURGE_REST_RATIO);
       }
       if (!result.done) break;
     }

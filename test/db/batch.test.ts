@@ -70,6 +70,23 @@ describe('statements sent together', () => {
     expect(trips).to.equal(2);
   });
 
+  it('runs unnamed queries, with values or without, inside the same transaction', async () => {
+    const rolledBack = new Error('roll back');
+    const seen = await withBatchedTransactionRetried(
+      pool,
+      async (db) => {
+        await db.query('INSERT INTO batch_test (n) VALUES (100)'); // rides with the BEGIN
+        await db.query({ text: 'INSERT INTO batch_test (n) VALUES ($1::int)', values: [101] }); // on its own
+        const { rows } = await db.query('SELECT array_agg(n ORDER BY n) AS ns FROM batch_test WHERE n >= 100');
+        if (rows[0].ns.length === 2) throw rolledBack;
+        return rows[0].ns;
+      },
+      'BEGIN',
+    ).catch((e) => e);
+    expect(seen).to.equal(rolledBack);
+    expect((await pool.query('SELECT count(*)::int AS n FROM batch_test WHERE n >= 100')).rows[0].n).to.equal(0);
+  });
+
   it('rolls a failed batch back whole and keeps the connection usable, its statements prepared once', async () => {
     const insert = { name: 'test-insert', text: 'INSERT INTO batch_test (n) SELECT unnest($1::int[]) RETURNING n' };
     const write = (ns: number[]) =>
