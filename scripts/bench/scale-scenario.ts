@@ -23,7 +23,7 @@ import { BENCH_TOKENS } from './env.ts';
 import { pMs, runLoops, sample } from './load.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import type { Context, Metric } from './scenario.ts';
-import { vacuumAnalyze } from './tables.ts';
+import { checkpoint, vacuumAnalyze } from './tables.ts';
 
 export const SCENARIO = 11;
 const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
@@ -68,8 +68,9 @@ async function seed(ctx: Context, n: number): Promise<void> {
     status: { failed: Math.round((MIX.failed / f) * 100), cancelled: Math.round((MIX.cancelled / f) * 100) },
     ageSeconds: 60,
   });
-  ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s; VACUUM ANALYZE`);
+  ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s; VACUUM ANALYZE, CHECKPOINT`);
   await vacuumAnalyze(ctx.serviceSql);
+  await checkpoint(ctx.serviceSql);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
