@@ -45,8 +45,8 @@ async function recreate(serverUrl: string, names: string[]): Promise<string> {
 /**
  * The embedded server's settings: what src/deploy.md asks of a server holding millions of
  * jobs (PostgreSQL's defaults are sized for a laptop). The flush settings matter most: without
- * them, a purge of a million jobs at 10 M stalled commits by up to 0.8 s about every 35 s (the
- * kernel writing back the pages backends had evicted, in bursts); with them the kernel held
+ * them, a purge of a million jobs at 10 M stalled commits by up to 0.8 s about every 35 s (we
+ * believe the kernel writing back, in bursts, the pages backends had evicted); with them it held
  * under 20 MB of dirty pages and the claim p99 during the purge was 1.84x the p99 before it
  * (scripts/bench/README.md). Durability stays at the defaults (fsync, synchronous_commit,
  * full_page_writes on). A BENCH_DATABASE_URL server keeps its own settings; the report names
