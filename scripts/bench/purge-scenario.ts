@@ -128,7 +128,7 @@ async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: 
   await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds, owner_service: 'bench' });
   await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
   await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
-  await checkpoint(ctx.sql);
+  await checkpoint(ctx.sql, ctx.log);
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 

@@ -70,7 +70,7 @@ async function seed(ctx: Context, n: number): Promise<void> {
   });
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s; VACUUM ANALYZE, CHECKPOINT`);
   await vacuumAnalyze(ctx.serviceSql);
-  await checkpoint(ctx.serviceSql);
+  await checkpoint(ctx.serviceSql, ctx.log);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
