@@ -12,7 +12,7 @@ import { createHistogram, performance, type RecordableHistogram } from 'node:per
 import type pg from 'pg';
 import { Pool } from 'undici';
 import { seedJobs } from '../../test/support/seed.ts';
-import type { Metric } from './scenario.ts';
+import { type Metric, metricsOf } from './scenario.ts';
 
 export const SCENARIO = 10;
 const TASK_TYPE = 'call_analysis';
@@ -121,14 +121,7 @@ export async function bulkScenario(ctx: BulkBenchContext): Promise<Metric[]> {
     const result = await bulk;
     const bulkMs = performance.now() - t0;
     if (result.changed !== size.failed) throw new Error(`the bulk retry changed ${result.changed} of ${size.failed} jobs`);
-    const m = (name: string, unit: string, value: number, baseline: number | null, extra: Partial<Metric> = {}): Metric => ({
-      scenario: SCENARIO,
-      name,
-      unit,
-      value,
-      baseline,
-      ...extra,
-    });
+    const m = metricsOf(SCENARIO);
     const note = 'baseline column: the same workers just before the bulk action';
     return [
       m('bulk retry rate', 'jobs/s', (result.changed * 1000) / bulkMs, null, {

@@ -18,7 +18,7 @@ import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
 import { seedJobs } from '../../test/support/seed.ts';
 import { checkpoint } from './tables.ts';
-import type { Metric } from './scenario.ts';
+import { type Metric, metricsOf } from './scenario.ts';
 
 export const SCENARIO = 9;
 const TASK_TYPE = 'call_analysis';
@@ -163,25 +163,19 @@ export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
   }
 }
 
+const metric = metricsOf(SCENARIO);
+
 function report(before: Phase, during: Phase, after: Phase, rows: number, purgeMs: number, batches: number): Metric[] {
-  const m = (name: string, unit: string, value: number, baseline: number | null, extra: Partial<Metric> = {}): Metric => ({
-    scenario: SCENARIO,
-    name,
-    unit,
-    value,
-    baseline,
-    ...extra,
-  });
   const note = 'baseline column: the same workers just before the purge';
   return [
-    m('claim p50 during purge', 'ms', pMs(during.claims, 50), pMs(before.claims, 50), { note }),
-    m('claim p99 during purge', 'ms', pMs(during.claims, 99), pMs(before.claims, 99), { note }),
-    m('claim p99 during / before purge', 'x', pMs(during.claims, 99) / pMs(before.claims, 99), null, { target: { max: 2 } }),
-    m('claim p99 after purge', 'ms', pMs(after.claims, 99), pMs(before.claims, 99), {
+    metric('claim p50 during purge', 'ms', pMs(during.claims, 50), pMs(before.claims, 50), { note }),
+    metric('claim p99 during purge', 'ms', pMs(during.claims, 99), pMs(before.claims, 99), { note }),
+    metric('claim p99 during / before purge', 'x', pMs(during.claims, 99) / pMs(before.claims, 99), null, { target: { max: 2 } }),
+    metric('claim p99 after purge', 'ms', pMs(after.claims, 99), pMs(before.claims, 99), {
       note: 'autovacuum of the purged tables may run here',
     }),
-    m('claim+complete during purge', 'jobs/s', perSecond(during.jobs, during.elapsedMs), perSecond(before.jobs, before.elapsedMs)),
-    m('purge rate', 'rows/s', perSecond(rows, purgeMs), null, {
+    metric('claim+complete during purge', 'jobs/s', perSecond(during.jobs, during.elapsedMs), perSecond(before.jobs, before.elapsedMs)),
+    metric('purge rate', 'rows/s', perSecond(rows, purgeMs), null, {
       note: `${rows} jobs in ${batches} batches, ${(purgeMs / 1000).toFixed(1)} s`,
     }),
   ];
@@ -209,23 +203,12 @@ interface ServerCounters {
   checkpoints_done: number;
   backend_writes: number;
 }
-const diff = (a: ServerCounters, b: ServerCounters): ServerCounters => ({
-  wal_bytes: a.wal_bytes - b.wal_bytes,
-  wal_fpi: a.wal_fpi - b.wal_fpi,
-  checkpoints: a.checkpoints - b.checkpoints,
-  checkpoints_done: a.checkpoints_done - b.checkpoints_done,
-  backend_writes: a.backend_writes - b.backend_writes,
-});
+const diff = (a: ServerCounters, b: ServerCounters) =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k as keyof ServerCounters]])) as unknown as ServerCounters;
 
 function serverReport(d: ServerCounters, rows: number): Metric[] {
-  const m = (name: string, unit: string, value: number, note?: string): Metric => ({
-    scenario: SCENARIO,
-    name,
-    unit,
-    value,
-    baseline: null,
-    ...(note ? { note } : {}),
-  });
+  const m = (name: string, unit: string, value: number, note: string | undefined = undefined) =>
+    metric(name, unit, value, null, note ? { note } : {});
   return [
     m(
       "WAL per purged job (with the workers' own)",

@@ -84,6 +84,18 @@ export interface Metric {
   cpuPerJob?: Side<CpuSnapshot>;
 }
 
+/** A builder of one scenario's metrics: name, unit, value, baseline (or null), then the rest. */
+export const metricsOf =
+  (scenario: number) =>
+  (name: string, unit: string, value: number, baseline: number | null, extra: Partial<Metric> = {}): Metric => ({
+    scenario,
+    name,
+    unit,
+    value,
+    baseline,
+    ...extra,
+  });
+
 export function targetMet(m: Metric): boolean | null {
   const t = m.target;
   if (!t) return null;

@@ -65,10 +65,8 @@ export async function startTempPostgres(
 async function applySettings(server: EmbeddedDatabase, settings: Record<string, string>): Promise<void> {
   if (!Object.keys(settings).length) return;
   await withClient(server.url, async (c) => {
-    for (const [name, value] of Object.entries(settings)) {
-      if (!/^[a-z_]+$/.test(name)) throw new Error(`not a setting name: ${name}`);
-      await c.query(`ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
-    }
+    for (const [name, value] of Object.entries(settings))
+      await c.query(`ALTER SYSTEM SET ${pg.escapeIdentifier(name)} = ${pg.escapeLiteral(value)}`);
   });
   await server.stop();
   await server.restart();
