@@ -150,7 +150,7 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
   // A claim runs its statements on generic plans (src/jobs/claim.ts, CLAIM_BEGIN): those
   // must walk the same lane indexes, whatever the parameters turn out to be.
   for (const mode of ['owner', 'queue'] as const)
-    it(`a claim's generic plans (${mode} lanes) read the lane index and scan no table`, async () => {
+    it(`a claim's generic plans (${mode} lanes) read the lane index and scan no table, however small`, async () => {
       const lanes = (n: PlanNode[]) => n.filter((x) => x['Index Name'] === (mode === 'owner' ? 'jobs_owner_lane_idx' : 'jobs_lane_idx'));
       const take = { queue: 't1/p1', model_profile: 'p1', owner_service: 'seed', count: 1 };
       for (const call of [
@@ -170,7 +170,9 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
           await c.query('ROLLBACK');
           c.release();
         }
-        expectNoSeqScan(all);
+        // not even of the small tables: a generic plan scanned all of fair_share once per lane
+        const seq = all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']);
+        expect(seq, 'sequential scans').to.deep.equal([]);
         const scans = lanes(all).map((x) => x['Node Type']);
         expect(scans, 'lane index scans').to.have.length(1);
         expect(scans[0], 'the lane walked in order').to.be.oneOf(['Index Scan', 'Index Only Scan']);
