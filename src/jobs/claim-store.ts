@@ -117,10 +117,12 @@ const PASS_AND_CLOCK = `(SELECT f.pass FROM fair_share f WHERE f.model_profile =
 
 // Heads are only for the allocation: the take skips jobs whose pg-boss row is no longer
 // queued (changed through pg-boss's own tools) and takes the lane's next ones.
-const HEADS_BY_QUEUE = `
+// Two statements, not `$1 IS NULL OR …`: a generic plan for that OR cannot use
+// job_lanes_profile_idx and reads every lane of every profile.
+const headsByQueue = (profiles: 'named' | 'all') => `
 WITH lanes AS MATERIALIZED (
   SELECT l.queue, l.owner_service, l.task_type, l.model_profile, ${PASS_AND_CLOCK} FROM job_lanes l
-  WHERE ($1::text[] IS NULL OR l.model_profile = ANY($1::text[]))
+  WHERE ${profiles === 'named' ? 'l.model_profile = ANY($1::text[])' : '$1::text[] IS NULL'}
     AND ($2::text[] IS NULL OR l.task_type = ANY($2::text[]))
     AND ${EXCLUDED}
 ),
@@ -137,6 +139,7 @@ heads AS (
 SELECT h.id, h.priority, h.queue, h.owner_service, h.task_type, h.model_profile, h.pass, h.clock
 FROM heads h
 WHERE h.rank <= $6::int`;
+const HEADS_BY_QUEUE = { named: headsByQueue('named'), all: headsByQueue('all') };
 
 const HEADS_BY_OWNER = `
 WITH lanes AS MATERIALIZED (
@@ -156,9 +159,10 @@ FROM lanes l CROSS JOIN LATERAL (
 
 export async function readHeads(db: Queryable, p: HeadsParams): Promise<Head[]> {
   // owner lanes are whole (profile, owner) pairs: an excluded scope naming a task type never reaches here
+  const profiles = p.modelProfiles ? 'named' : 'all';
   const { rows } = await db.query({
-    name: `claim-heads-${p.mode}`,
-    text: p.mode === 'owner' ? HEADS_BY_OWNER : HEADS_BY_QUEUE,
+    name: p.mode === 'owner' ? 'claim-heads-owner' : `claim-heads-queue-${profiles}`,
+    text: p.mode === 'owner' ? HEADS_BY_OWNER : HEADS_BY_QUEUE[profiles],
     values: [
       p.modelProfiles ?? null,
       p.taskTypes ?? null,
