@@ -9,9 +9,11 @@ import { cleanup, NODE, ROOT, spawnService } from '../support/processes.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { type PgBouncer, startPgBouncer } from '../support/pgbouncer.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { waitFor } from '../support/wait.ts';
 
 const WAKE_ROUNDS = 40;
-const WAKE_P99_MAX_MS = 50;
+// Longer than a claim's wait: a long-poll that gets its job was woken by the notification.
+const RECHECK = '60s';
 const BURST = 200;
 
 describe('behind PgBouncer in transaction mode', function () {
@@ -25,7 +27,7 @@ describe('behind PgBouncer in transaction mode', function () {
     direct = await createEmptyDatabase();
     bouncer = await startPgBouncer(direct);
     // An empty database: migrations run at start, over the direct connection.
-    t = await setup({ DATABASE_DIRECT_URL: direct }, bouncer.url(direct));
+    t = await setup({ DATABASE_DIRECT_URL: direct, LONG_POLL_RECHECK: RECHECK }, bouncer.url(direct));
     api = client(t.api);
   });
   after(async () => {
@@ -81,7 +83,7 @@ describe('behind PgBouncer in transaction mode', function () {
     expect(claims.reduce((n, r) => n + r.body.jobs.length, 0)).to.equal(BURST);
   });
 
-  it(`wakes a long-poll claim within ${WAKE_P99_MAX_MS} ms (p99) of the create's answer`, async () => {
+  it('wakes a long-poll claim through the notification when a job is created, every time', async () => {
     const profile = 'bouncer-wake';
     // The first create of a profile also creates its queue: keep that out of the measurement.
     await api.create(jobBody({ model_profile: profile }));
@@ -92,20 +94,20 @@ describe('behind PgBouncer in transaction mode', function () {
         .post('/api/v1/jobs/claim')
         .send({ worker_id: 'w', model_profiles: [profile], wait_seconds: 10 })
         .then((r) => r);
-      // Let the claim find nothing and wait (a job already there would be claimed at once, measuring nothing).
-      await new Promise((r) => setTimeout(r, 100));
+      // Create only once the claim found nothing and waits (a job already there would be claimed at once).
+      await waitFor('the claim to wait', () => t.service.jobs.waitingClaims === 1);
       await api.create(jobBody({ model_profile: profile }));
       const created = performance.now();
       const res = await claim;
       latencies.push(performance.now() - created);
-      expect(res.body.jobs).to.have.length(1);
+      // the re-check backstop (LONG_POLL_RECHECK) is longer than the wait: only the notification delivers it
+      expect(res.body.jobs, `round ${i}`).to.have.length(1);
     }
     latencies.sort((x, y) => x - y);
-    const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1];
+    // the figure to watch is the benchmark's (scripts/bench, scenario 7); this one is for the log
     console.log(
-      `      long-poll wake-up through PgBouncer: p50 ${latencies[latencies.length >> 1].toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+      `      long-poll wake-up through PgBouncer: p50 ${latencies[latencies.length >> 1].toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
     );
-    expect(p99).to.be.below(WAKE_P99_MAX_MS);
   });
 
   it('hands leadership to another replica within 10 s when the leader replica stops', async () => {
