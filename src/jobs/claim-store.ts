@@ -118,7 +118,8 @@ const PASS_AND_CLOCK = `(SELECT f.pass FROM fair_share f WHERE f.model_profile =
 // Heads are only for the allocation: the take skips jobs whose pg-boss row is no longer
 // queued (changed through pg-boss's own tools) and takes the lane's next ones.
 // Two statements, not `$1 IS NULL OR …`: a generic plan for that OR cannot use
-// job_lanes_profile_idx and reads every lane of every profile.
+// job_lanes_profile_idx and reads every lane of every profile. The 'all' statement still
+// names $1 (always null there) so both take the same parameters.
 const headsByQueue = (profiles: 'named' | 'all') => `
 WITH lanes AS MATERIALIZED (
   SELECT l.queue, l.owner_service, l.task_type, l.model_profile, ${PASS_AND_CLOCK} FROM job_lanes l
