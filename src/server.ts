@@ -7,6 +7,7 @@ import { type AccessControl, createAccessControl } from './auth/access.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
+import { ListenConnection } from './db/listen.ts';
 import { createPool, type Pool } from './db/pool.ts';
 import { createApp } from './http/app.ts';
 import { apiWhenReady, healthRoutes, type Readiness } from './http/health.ts';
@@ -128,14 +129,20 @@ async function startOnDatabase(
   });
 
   const queues = new QueueRegistry(() => gate.boss, pool);
-  const waiters = new Waiters(directUrl, logger, { connectTimeoutMs: config.db.connectTimeoutMs });
-  await waiters.start();
-  const policyCache = new PolicyCache(pool, directUrl, logger, () => waiters.wakeAll());
+  // One LISTEN connection for long-poll wake-ups, policy changes and job events.
+  const notifications = new ListenConnection({
+    url: directUrl,
+    logger,
+    applicationName: 'ai-service-listen',
+    connectTimeoutMs: config.db.connectTimeoutMs,
+  });
+  const waiters = new Waiters(notifications);
+  const policyCache = new PolicyCache(pool, notifications, logger, () => waiters.wakeAll());
+  const hub = new JobEventHub(notifications, pool, logger);
   await policyCache.start();
+  await notifications.start();
   const stats = new StatsService(pool, () => policyCache.policies);
   registerQueueGauges(metrics, stats, logger);
-  const hub = new JobEventHub(directUrl, pool, logger, { connectTimeoutMs: config.db.connectTimeoutMs });
-  await hub.start();
   const providers = new ProviderStatusService(config.providers, logger);
   const jobs = new JobService({
     pool,
@@ -206,10 +213,10 @@ async function startOnDatabase(
     stopping.abort();
     await deliverer?.stop();
     await leader.stop();
-    await waiters.stop();
-    await policyCache.stop();
+    waiters.wakeAll();
+    policyCache.stop();
     jobs.progress.stop();
-    await hub.stop();
+    await notifications.stop();
     await providers.close();
     if (gate.boss) await stopBoss(gate.boss);
     // Last, so the spans of everything above are exported.

@@ -1,6 +1,10 @@
-// One LISTEN connection on the direct database URL, reconnecting after a second
-// when it drops. Notifications sent while it was down are lost, so `onConnected`
-// runs after every (re)connect: the owner re-checks whatever it waits for.
+// The process's one LISTEN connection, on the direct database URL, reconnecting after a
+// second when it drops. Every feature that waits for a notification listens on its own
+// channel here (long-poll wake-ups, job events, policy changes): PostgreSQL wakes every
+// listening backend of the database for every NOTIFY, whatever its channel, so each extra
+// LISTEN connection was one more backend woken per job status change. Notifications sent
+// while the connection was down are lost, so each channel's `onConnected` runs after every
+// (re)connect: its owner re-checks whatever it waits for.
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -10,24 +14,37 @@ export interface ListenOptions {
   url: string;
   logger: Logger;
   applicationName: string;
-  channel: string;
-  onNotification: (payload: string) => void;
-  onConnected: () => void;
   /** DB_CONNECT_TIMEOUT: a connect that never answers would otherwise end LISTEN for good. */
   connectTimeoutMs?: number;
 }
 
+export interface ChannelListener {
+  onNotification: (payload: string) => void;
+  onConnected: () => void;
+}
+
 export class ListenConnection {
   private client: pg.Client | undefined;
+  private started = false;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly o: ListenOptions;
+  private readonly channels = new Map<string, ChannelListener>();
 
   constructor(options: ListenOptions) {
     this.o = options;
   }
 
+  /** Adds a channel; before start(), so one LISTEN statement covers them all. */
+  listen(channel: string, listener: ChannelListener): void {
+    if (this.started) throw new Error(`LISTEN ${channel}: add channels before the connection starts`);
+    if (this.channels.has(channel)) throw new Error(`LISTEN ${channel}: the channel already has a listener`);
+    this.channels.set(channel, listener);
+  }
+
+  /** Resolves once listening, or once the first attempt failed (it retries in the background). */
   async start(): Promise<void> {
+    this.started = true;
     try {
       const client = new pg.Client({
         connectionString: this.o.url,
@@ -36,15 +53,15 @@ export class ListenConnection {
         // A dead path that drops packets without a reset ends in an error, and a reconnect.
         keepAlive: true,
       });
-      client.on('notification', (msg) => this.o.onNotification(msg.payload ?? ''));
+      client.on('notification', (msg) => this.channels.get(msg.channel)?.onNotification(msg.payload ?? ''));
       client.on('error', () => this.reconnect());
       client.on('end', () => this.reconnect());
       await client.connect();
-      await client.query(`LISTEN ${this.o.channel}`);
+      await client.query([...this.channels.keys()].map((c) => `LISTEN ${c}`).join('; '));
       this.client = client;
-      this.o.onConnected();
+      for (const l of this.channels.values()) l.onConnected();
     } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message, channel: this.o.channel }, 'LISTEN connection failed; retrying');
+      this.o.logger.warn({ err: (err as Error).message, channels: [...this.channels.keys()] }, 'LISTEN connection failed; retrying');
       this.reconnect();
     }
   }

@@ -1,13 +1,14 @@
-// Job events for this replica's listeners (event streams, create-and-wait). One
-// LISTEN connection receives the id range of every committed batch of job events
-// (migration 007's trigger, the progress statement), from any replica. While someone
+// Job events for this replica's listeners (event streams, create-and-wait). The
+// process's LISTEN connection (src/db/listen.ts) receives the id range of every
+// committed batch of job events (migration 007's trigger, the progress statement),
+// from any replica. While someone
 // listens, the hub reads the announced events of the jobs and owners listened to
 // (one query per batch of notifications, shared by all listeners) and hands them
 // over in id order. After a reconnect each listener re-syncs from the log, since
 // notifications sent meanwhile are lost.
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
-import { ListenConnection } from '../db/listen.ts';
+import type { ListenConnection } from '../db/listen.ts';
 import { eventsInRange, type JobEvent, ownerKey } from './event-store.ts';
 import { PROGRESS_EVENTS_CHANNEL } from './progress-store.ts';
 
@@ -24,35 +25,21 @@ export interface EventListener {
 export class JobEventHub {
   private readonly byJob = new Map<string, Set<EventListener>>();
   private readonly byOwner = new Map<string, Set<EventListener>>();
-  private readonly connection: ListenConnection;
   private readonly pool: Pool;
   private readonly logger: Logger;
   /** The id range announced and not yet read; read one batch at a time, in order. */
   private pending: { first: bigint; last: bigint } | undefined;
   private reading = false;
 
-  constructor(url: string, pool: Pool, logger: Logger, { connectTimeoutMs }: { connectTimeoutMs?: number } = {}) {
+  constructor(connection: ListenConnection, pool: Pool, logger: Logger) {
     this.pool = pool;
     this.logger = logger;
-    this.connection = new ListenConnection({
-      url,
-      logger,
-      connectTimeoutMs,
-      applicationName: 'ai-service-events',
-      channel: PROGRESS_EVENTS_CHANNEL,
+    connection.listen(PROGRESS_EVENTS_CHANNEL, {
       onNotification: (payload) => this.announced(payload),
       onConnected: () => {
         for (const set of [...this.byJob.values(), ...this.byOwner.values()]) for (const l of set) l.resync();
       },
     });
-  }
-
-  start(): Promise<void> {
-    return this.connection.start();
-  }
-
-  stop(): Promise<void> {
-    return this.connection.stop();
   }
 
   add(l: EventListener): () => void {

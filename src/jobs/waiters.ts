@@ -1,10 +1,9 @@
-// Long-poll support. One LISTEN connection per process receives the queue name
+// Long-poll support. The process's LISTEN connection (src/db/listen.ts) receives the queue name
 // whenever a job becomes claimable now (the jobs triggers call pg_notify on every
 // path: create, retry, lease expiry). Waiting claim requests register a filter and
 // are woken when a matching queue is notified. Delayed jobs that become due do not
 // notify, so waiters also re-check on a timer (LONG_POLL_RECHECK).
-import type { Logger } from 'pino';
-import { ListenConnection } from '../db/listen.ts';
+import type { ListenConnection } from '../db/listen.ts';
 
 export const JOBS_CHANNEL = 'ai_service_jobs';
 
@@ -29,25 +28,13 @@ function matches(filter: WaitFilter, queue: string): boolean {
 
 export class Waiters {
   private readonly waiters = new Set<Waiter>();
-  private readonly connection: ListenConnection;
 
-  constructor(url: string, logger: Logger, { connectTimeoutMs }: { connectTimeoutMs?: number } = {}) {
-    this.connection = new ListenConnection({
-      url,
-      logger,
-      connectTimeoutMs,
-      applicationName: 'ai-service-listen',
-      channel: JOBS_CHANNEL,
+  constructor(connection: ListenConnection) {
+    connection.listen(JOBS_CHANNEL, {
       onNotification: (queue) => this.notify(queue),
       // Anything notified while we were disconnected is caught by waking everyone once.
-      onConnected: () => {
-        for (const w of this.waiters) w.wake();
-      },
+      onConnected: () => this.wakeAll(),
     });
-  }
-
-  start(): Promise<void> {
-    return this.connection.start();
   }
 
   private notify(queue: string): void {
@@ -94,17 +81,12 @@ export class Waiters {
     return { wait, cancel };
   }
 
-  /** Wakes every waiting claim (a policy change may have made held jobs claimable). */
+  /** Wakes every waiting claim: after a policy change (held jobs may be claimable), a reconnect, at shutdown. */
   wakeAll(): void {
     for (const w of this.waiters) w.wake();
   }
 
   get size(): number {
     return this.waiters.size;
-  }
-
-  async stop(): Promise<void> {
-    for (const w of this.waiters) w.wake();
-    await this.connection.stop();
   }
 }

@@ -3,6 +3,7 @@
 // lost its server or to a host that vanished without a reset, and try again: once
 // the database is reachable they are back, instead of waiting on that attempt forever.
 import { expect } from 'chai';
+import { ListenConnection } from '../../src/db/listen.ts';
 import { JOBS_CHANNEL, Waiters } from '../../src/jobs/waiters.ts';
 import { Leader } from '../../src/leader/leader.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -51,8 +52,14 @@ describe('session connections after an unanswered connect', function () {
 
   it('listens again once the database answers', async () => {
     const { logger } = captureLogger();
-    const waiters = new Waiters(viaProxy, logger, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
-    const started = waiters.start();
+    const connection = new ListenConnection({
+      url: viaProxy,
+      logger,
+      applicationName: 'test-listen',
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    });
+    const waiters = new Waiters(connection);
+    const started = connection.start();
     try {
       await waitUntil(async () => proxy.held >= 1, { what: 'a connection attempt held' });
       proxy.retarget(dbPort);
@@ -74,7 +81,7 @@ describe('session connections after an unanswered connect', function () {
       );
       expect(Date.now() - t0).to.be.below(BACK_WITHIN_MS);
     } finally {
-      await waiters.stop();
+      await connection.stop();
     }
   });
 });
