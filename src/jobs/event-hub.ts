@@ -1,11 +1,10 @@
 // Job events for this replica's listeners (event streams, create-and-wait). The
 // process's LISTEN connection (src/db/listen.ts) receives the id range of every
 // committed batch of job events (migration 007's trigger, the progress statement),
-// from any replica. While someone
-// listens, the hub reads the announced events of the jobs and owners listened to
-// (one query per batch of notifications, shared by all listeners) and hands them
-// over in id order. After a reconnect each listener re-syncs from the log, since
-// notifications sent meanwhile are lost.
+// from any replica. While someone listens, the hub reads the announced events of the
+// jobs and owners listened to (one query per batch of notifications, shared by all
+// listeners) and hands them over in id order. After a reconnect each listener
+// re-syncs from the log, since notifications sent meanwhile are lost.
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { ListenConnection } from '../db/listen.ts';

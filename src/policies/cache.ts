@@ -23,7 +23,7 @@ export class PolicyCache {
     this.pool = pool;
     this.logger = logger;
     this.onChange = onChange;
-    const reload = () => void this.reload().catch(() => {});
+    const reload = () => this.reloadQuietly();
     connection.listen(POLICIES_CHANNEL, { onNotification: reload, onConnected: reload });
   }
 
@@ -34,7 +34,7 @@ export class PolicyCache {
   /** Never fails: before migrations have run (a start behind the readiness gate) the backstop retries. */
   async start(): Promise<void> {
     await this.reload().catch((err) => this.logger.warn({ err: (err as Error).message }, 'policies not readable yet'));
-    this.timer = setInterval(() => void this.reload().catch(() => {}), POLICY_REFRESH_MS);
+    this.timer = setInterval(() => this.reloadQuietly(), POLICY_REFRESH_MS);
     this.timer.unref();
   }
 
@@ -44,6 +44,11 @@ export class PolicyCache {
     const changed = JSON.stringify(next) !== JSON.stringify(this.current);
     this.current = next;
     if (changed) this.onChange();
+  }
+
+  /** A reload on a notification or the backstop's timer: a failure waits for the next one. */
+  private reloadQuietly(): void {
+    this.reload().catch(() => {});
   }
 
   stop(): void {
