@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
 import { seedJobs } from '../../test/support/seed.ts';
-import { checkpoint } from './tables.ts';
+import { checkpoint, diff, type ServerCounters, serverCounters } from './tables.ts';
 import { type Metric, metricsOf } from './scenario.ts';
 
 export const SCENARIO = 9;
@@ -180,31 +180,6 @@ function report(before: Phase, during: Phase, after: Phase, rows: number, purgeM
     }),
   ];
 }
-
-/**
- * What the server did while the purge ran: WAL written (full-page images are most of it),
- * checkpoints started, and pages that client backends had to write out themselves because
- * no clean buffer was free. The WAL position is exact; the other counters are flushed by
- * each backend about once a second, which is noise for a purge of a minute or more.
- */
-async function serverCounters(sql: pg.Pool): Promise<ServerCounters> {
-  const { rows } = await sql.query(`
-    SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS wal_bytes,
-           (SELECT wal_fpi FROM pg_stat_wal)::float8 AS wal_fpi,
-           (SELECT num_timed + num_requested FROM pg_stat_checkpointer)::float8 AS checkpoints,
-           (SELECT num_done FROM pg_stat_checkpointer)::float8 AS checkpoints_done,
-           (SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE backend_type = 'client backend')::float8 AS backend_writes`);
-  return rows[0];
-}
-interface ServerCounters {
-  wal_bytes: number;
-  wal_fpi: number;
-  checkpoints: number;
-  checkpoints_done: number;
-  backend_writes: number;
-}
-const diff = (a: ServerCounters, b: ServerCounters) =>
-  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k as keyof ServerCounters]])) as unknown as ServerCounters;
 
 function serverReport(d: ServerCounters, rows: number): Metric[] {
   const m = (name: string, unit: string, value: number, note: string | undefined = undefined) =>

@@ -23,7 +23,7 @@ import { BENCH_TOKENS } from './env.ts';
 import { pMs, runLoops, sample } from './load.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import type { Context, Metric } from './scenario.ts';
-import { checkpoint, vacuumAnalyze } from './tables.ts';
+import { checkpoint, diff, serverCounters, vacuumAnalyze } from './tables.ts';
 
 export const SCENARIO = 11;
 const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
@@ -214,9 +214,20 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     // compile the routes' validators, prepare each pooled connection's statements and run
     // unoptimized JavaScript. A service in production has done all that long ago.
     await sample({ samples: ctx.quick ? WARM_UP_CLAIMS.quick : WARM_UP_CLAIMS.full, durationMs: SAMPLE_MS }, claimOne);
+    const serverBefore = await serverCounters(ctx.serviceSql);
     const claims = await sample({ samples: samples * 5, durationMs: SAMPLE_MS }, claimOne);
+    // The claims follow the seed's CHECKPOINT: each page they touch for the first time goes into
+    // the WAL whole, which a deployment pays about once per page per checkpoint_timeout.
+    const wal = diff(await serverCounters(ctx.serviceSql), serverBefore);
     metrics.push(
       m('claim (1) p99', 'ms', pMs(claims, 99), { max: 10 }, `p50 ${pMs(claims, 50).toFixed(2)} ms over ${claims.count} claims`),
+      m(
+        'WAL per claim + complete',
+        'KiB',
+        wal.wal_bytes / 1024 / claims.count,
+        undefined,
+        `${(wal.wal_fpi / claims.count).toFixed(2)} full-page images per claim + complete`,
+      ),
     );
 
     ctx.log('  long-poll wake-up');

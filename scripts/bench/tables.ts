@@ -58,3 +58,29 @@ export async function settle(db: pg.Pool): Promise<number> {
   }
   return Date.now() - start;
 }
+
+/**
+ * What the server did over a phase of the bench (the purge, the claims): WAL written (after
+ * a checkpoint, full-page images are most of it), checkpoints started, and pages that client
+ * backends had to write out themselves because no clean buffer was free. The WAL position is
+ * exact; the other counters are flushed by each backend about once a second, which is noise
+ * for a phase of a minute or more.
+ */
+export async function serverCounters(sql: pg.Pool): Promise<ServerCounters> {
+  const { rows } = await sql.query(`
+    SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS wal_bytes,
+           (SELECT wal_fpi FROM pg_stat_wal)::float8 AS wal_fpi,
+           (SELECT num_timed + num_requested FROM pg_stat_checkpointer)::float8 AS checkpoints,
+           (SELECT num_done FROM pg_stat_checkpointer)::float8 AS checkpoints_done,
+           (SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE backend_type = 'client backend')::float8 AS backend_writes`);
+  return rows[0];
+}
+export interface ServerCounters {
+  wal_bytes: number;
+  wal_fpi: number;
+  checkpoints: number;
+  checkpoints_done: number;
+  backend_writes: number;
+}
+export const diff = (a: ServerCounters, b: ServerCounters) =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k as keyof ServerCounters]])) as unknown as ServerCounters;
