@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
 import { seedJobs } from '../../test/support/seed.ts';
-import { checkpoint, diff, type ServerCounters, serverCounters } from './tables.ts';
+import { checkpoint, type ServerCounters, serverCounters, serverCountersSince } from './tables.ts';
 import { type Metric, metricsOf } from './scenario.ts';
 
 export const SCENARIO = 9;
@@ -152,7 +152,7 @@ export async function purgeScenario(ctx: PurgeBenchContext): Promise<Metric[]> {
     });
     const during = await runWorkers(http, () => purgeDone);
     const purge = await purging;
-    const server = diff(await serverCounters(ctx.sql), serverBefore);
+    const server = await serverCountersSince(ctx.sql, serverBefore);
     if (purge.total < size.expired) throw new Error(`the purge deleted ${purge.total} of ${size.expired} jobs`);
 
     ctx.log(`  ${WORKERS} workers after the purge (${size.phaseMs / 1000} s)`);

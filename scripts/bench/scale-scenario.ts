@@ -23,7 +23,7 @@ import { BENCH_TOKENS } from './env.ts';
 import { pMs, runLoops, sample } from './load.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import type { Context, Metric } from './scenario.ts';
-import { checkpoint, diff, serverCounters, vacuumAnalyze } from './tables.ts';
+import { checkpoint, serverCounters, serverCountersSince, vacuumAnalyze } from './tables.ts';
 
 export const SCENARIO = 11;
 const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
@@ -219,7 +219,7 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     // The claims follow the seed's CHECKPOINT: each page they touch for the first time goes into
     // the WAL whole, which a deployment pays about once per page per checkpoint_timeout. The WAL
     // position is the server's: an autovacuum during the sample adds its own.
-    const wal = diff(await serverCounters(ctx.serviceSql), serverBefore);
+    const wal = await serverCountersSince(ctx.serviceSql, serverBefore);
     metrics.push(
       m('claim (1) p99', 'ms', pMs(claims, 99), { max: 10 }, `p50 ${pMs(claims, 50).toFixed(2)} ms over ${claims.count} claims`),
       m(

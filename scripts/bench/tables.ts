@@ -86,5 +86,8 @@ export interface ServerCounters {
   checkpoints_done: number;
   backend_writes: number;
 }
-export const diff = (a: ServerCounters, b: ServerCounters) =>
-  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k as keyof ServerCounters]])) as unknown as ServerCounters;
+/** What the server did since `before` (a serverCounters reading). */
+export async function serverCountersSince(sql: pg.Pool, before: ServerCounters): Promise<ServerCounters> {
+  const now = await serverCounters(sql);
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k as keyof ServerCounters]])) as unknown as ServerCounters;
+}
