@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { Pool } from 'undici';
 import { Purger } from '../../src/retention/purge.ts';
 import { seedJobs } from '../../test/support/seed.ts';
-import { checkpoint, type ServerCounters, serverCounters, serverCountersSince } from './tables.ts';
+import { checkpoint, type ServerCounters, serverCounters, serverCountersSince, vacuumAnalyze } from './tables.ts';
 import { type Metric, metricsOf } from './scenario.ts';
 
 export const SCENARIO = 9;
@@ -127,7 +127,7 @@ async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: 
   const ageSeconds = (retentionMs + EXPIRED_MARGIN_MS) / 1000;
   await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds, owner_service: 'bench' });
   await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
-  await ctx.sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
+  await vacuumAnalyze(ctx.sql);
   await checkpoint(ctx.sql, ctx.log);
   ctx.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
