@@ -4,10 +4,12 @@
 // maintenance never removes a row our `jobs` table still holds. These tests run
 // pg-boss's real maintenance over rows aged past both defaults.
 import { expect } from 'chai';
+import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { createLogger } from '../../src/http/request-log.ts';
-import { startBoss } from '../../src/pgboss/boss.ts';
-import { client, jobBody, setup, type TestService } from '../support/service.ts';
+import { startBoss, warningDetails } from '../../src/pgboss/boss.ts';
+import { createTestDatabase } from '../support/database.ts';
+import { captureLogger, client, jobBody, setup, type TestService } from '../support/service.ts';
 import { ageJobs } from './support.ts';
 import { expectConsistent } from '../support/consistency.ts';
 
@@ -98,5 +100,56 @@ describe("pg-boss's own maintenance and our rows", () => {
     const done = await api.complete(job.id, { lease_token: mine.lease_token, result: { ok: true } });
     expect(done.status).to.equal('completed');
     await expectConsistent(t.sql, { counters: true });
+  });
+});
+
+describe("pg-boss's index rebuilds", () => {
+  const BLOATED = 'bloat-test';
+  let sql: pg.Pool;
+  let boss: PgBoss;
+  let lines: string[];
+  before(async () => {
+    const url = await createTestDatabase();
+    sql = new pg.Pool({ connectionString: url, max: 2 });
+    const captured = captureLogger('warn');
+    lines = captured.lines;
+    boss = await startBoss(url, captured.logger, { migrate: false, supervise: false });
+  });
+  after(async () => {
+    await boss.stop({ graceful: false, wait: true } as any);
+    await sql.end();
+  });
+
+  const filenode = async (index: string) =>
+    (await sql.query('SELECT relfilenode::int AS n FROM pg_class WHERE oid = $1::regclass', [index])).rows[0].n;
+
+  it('never rebuilds a bloated job index in its maintenance; logs its bloat warning instead', async () => {
+    // 30,000 rows gone from one queue leave job_common_pkey at 200+ pages for no live entry:
+    // pg-boss's test for bloat (under 5 entries a page, 4x the size its entries need) fires
+    await boss.createQueue(BLOATED);
+    await sql.query(`INSERT INTO pgboss.job (id, name, data) SELECT gen_random_uuid(), $1::text, '{}' FROM generate_series(1, 30000)`, [
+      BLOATED,
+    ]);
+    await sql.query('DELETE FROM pgboss.job WHERE name = $1::text', [BLOATED]);
+    await sql.query('VACUUM (ANALYZE) pgboss.job_common');
+    const before = await filenode('pgboss.job_common_pkey');
+    const bloated = (await boss.getReindexCommands()).join('\n');
+    expect(bloated, 'pg-boss itself sees the index as bloated').to.contain('job_common_pkey');
+
+    await sql.query('UPDATE pgboss.version SET reindex_on = NULL');
+    await boss.supervise(BLOATED);
+
+    expect(await filenode('pgboss.job_common_pkey'), 'the index was not rebuilt').to.equal(before);
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => /job_common_pkey.*bloated/.test(l.msg));
+    expect(warning, 'the bloat warning is logged').to.not.equal(undefined);
+    expect(warning.msg).to.contain('automatic reindexing is disabled');
+    expect(warning.pgboss.name).to.contain('job_common_pkey');
+  });
+
+  it("logs a warning's facts, never a slow query's SQL and values", () => {
+    expect(warningDetails({ elapsed: 31.5, sql: 'SELECT $1', values: ['secret input'], query: 'UPDATE ...' })).to.deep.equal({
+      elapsed: 31.5,
+    });
+    expect(warningDetails(undefined)).to.deep.equal({});
   });
 });
