@@ -125,7 +125,8 @@ async function seed(ctx: PurgeBenchContext, size: (typeof SIZES)['full'], http: 
   ctx.log(`  seeding ${size.expired} completed jobs (expired ${EXPIRED_MARGIN_MS / 60_000} min ago) and ${size.pending} pending`);
   const t0 = performance.now();
   const ageSeconds = (retentionMs + EXPIRED_MARGIN_MS) / 1000;
-  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds, owner_service: 'bench' });
+  // with the events a job run through the API has, which the purge deletes with it
+  await seedJobs(ctx.sql, { queues, status: 'completed', count: size.expired, ageSeconds, owner_service: 'bench', earlierEvents: true });
   await seedJobs(ctx.sql, { queues, status: 'pending', count: size.pending, owner_service: 'bench' });
   await vacuumAnalyze(ctx.sql);
   await checkpoint(ctx.sql, ctx.log);

@@ -211,7 +211,7 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
       'MiB',
       perMillion(after.bytes - before.bytes),
       undefined,
-      `of which job_events ${events.toFixed(0)} MiB: the seed writes one status event per job, a job claimed and completed through the API has three`,
+      `of which job_events ${events.toFixed(0)} MiB for the seed's one status event per job; a job run through the API has three (pending, running, finished): about ${(perMillion(after.bytes - before.bytes) + 2 * events).toFixed(0)} MiB with them`,
     ),
   ];
 

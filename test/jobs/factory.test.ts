@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { JobStatus } from '../../src/jobs/job-row.ts';
 import { expectConsistent } from '../support/consistency.ts';
 import { given } from '../support/factory.ts';
+import { seedJobs } from '../support/seed.ts';
 import { useService } from '../support/service.ts';
 import { attemptRows, bossRow, RESULT } from './helpers.ts';
 
@@ -59,6 +60,38 @@ describe('job factory', () => {
     expect(new Date(job.finished_at!).toISOString()).to.equal(finished);
     expect(job).to.deep.include({ max_attempts: 1, attempts: 1, error: { category: 'timeout', message: 'too slow' } });
     await api.retry(job.id);
+    await expectConsistent(t.sql, { counters: true });
+  });
+
+  it('seeds in bulk with the status events a job run through the API has, when asked', async () => {
+    /** Each distinct (job status, its status events in order) pair of a profile. */
+    const histories = async (model_profile: string) => {
+      const { rows } = await t.sql.query(
+        `SELECT DISTINCT status, events FROM (
+           SELECT j.status, array_agg(e.data ->> 'status' ORDER BY e.id) AS events
+           FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.kind = 'status'
+           WHERE j.model_profile = $1::text GROUP BY j.id, j.status) h
+         ORDER BY status`,
+        [model_profile],
+      );
+      return rows.map((r) => [r.status, r.events]);
+    };
+    const job = await given.job(t, { model_profile: 'seed-events' });
+    const { jobs } = await api.claim({ worker_id: 'w', model_profiles: ['seed-events'] });
+    await api.complete(job.id, { lease_token: jobs[0].lease_token, result: RESULT });
+    expect(await histories('seed-events')).to.deep.equal([['completed', ['pending', 'running', 'completed']]]);
+
+    const queues = [{ task_type: 'call_analysis', model_profile: 'seed-events-bulk' }];
+    await given.job(t, { model_profile: 'seed-events-bulk', status: 'cancelled' }); // creates the queue
+    await seedJobs(t.sql, { queues, count: 400, status: { pending: 10, running: 20, failed: 20, cancelled: 20 }, earlierEvents: true });
+    expect(await histories('seed-events-bulk')).to.deep.equal([
+      ['cancelled', ['cancelled']], // the factory's job: its last event only
+      ['cancelled', ['pending', 'cancelled']],
+      ['completed', ['pending', 'running', 'completed']],
+      ['failed', ['pending', 'running', 'failed']],
+      ['pending', ['pending']],
+      ['running', ['pending', 'running']],
+    ]);
     await expectConsistent(t.sql, { counters: true });
   });
 });

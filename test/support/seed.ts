@@ -42,6 +42,12 @@ export interface SeedOptions {
   /** Error categories of failed rows, cycling with the row number (default provider_error). */
   error_categories?: string[];
   input?: Record<string, unknown>;
+  /**
+   * Also the status events of the statuses each job went through before its last one
+   * (pending; running if it ran), as the API writes them. The jobs insert trigger writes
+   * only the last; a purge deletes them all. Slower: a job snapshot per row.
+   */
+  earlierEvents?: boolean;
 }
 
 const RESULT = { content: 'The caller asked about a refund.', tokens: 42 };
@@ -52,7 +58,7 @@ const SEED_LEASE_SECONDS = 86_400;
 // $1 task types, $2 model profiles (parallel arrays, rows round-robin over them),
 // $3 first row, $4 last row, $5 total rows, $6 spacing ms, $7 age s, $8..$10 mix
 // (pending, failed, cancelled), $11 owner services, $12 input, $13 result, $14 error
-// categories, $15 priorities, $16 deferred share, $17 running share.
+// categories, $15 priorities, $16 deferred share, $17 running share, $18 earlier events.
 // Mix buckets in order: pending, running, failed, cancelled, completed.
 const SEED = `
 WITH src AS (
@@ -97,7 +103,15 @@ j AS (
   RETURNING *
 ),
 a AS (${insertAttemptRows('j')}),
-b AS (${insertBossRows('j')})
+b AS (${insertBossRows('j')}),
+-- before the trigger's event of the last status (it fires after the statement): ids in order
+e AS (
+  INSERT INTO job_events (job_id, kind, data, created_at)
+  SELECT j.id, 'status', jsonb_set(job_summary_json(j::jobs), '{status}', to_jsonb(s.status)), j.created_at
+  FROM j CROSS JOIN (VALUES (1, 'pending'), (2, 'running')) AS s (n, status)
+  WHERE $18::boolean AND s.status <> j.status AND (s.status = 'pending' OR j.attempts > 0)
+  ORDER BY j.id, s.n
+)
 SELECT count(*)::int AS n FROM b`;
 
 function mixOf(status: SeedOptions['status']): Required<StatusMix> {
@@ -132,6 +146,7 @@ export async function seedJobs(db: Queryable, o: SeedOptions): Promise<number> {
       o.priorities ?? 1,
       o.deferred ?? 0,
       mix.running,
+      o.earlierEvents ?? false,
     ]);
     written += rows[0].n;
   }
