@@ -2,13 +2,11 @@
 // never-finished ones after retentionSeconds (14 days) in its own maintenance. Our
 // rows are written with deletion_seconds 0 and keep_until 'infinity' so that
 // maintenance never removes a row our `jobs` table still holds. These tests run
-// pg-boss's real maintenance over rows aged past both defaults.
+// pg-boss's real maintenance over rows aged past both defaults, and over a bloated
+// index, which pg-boss as the service starts it reports and does not rebuild.
 import { expect } from 'chai';
-import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { createLogger } from '../../src/http/request-log.ts';
 import { startBoss, warningDetails } from '../../src/pgboss/boss.ts';
-import { createTestDatabase } from '../support/database.ts';
 import { captureLogger, client, jobBody, setup, type TestService } from '../support/service.ts';
 import { ageJobs } from './support.ts';
 import { expectConsistent } from '../support/consistency.ts';
@@ -20,11 +18,14 @@ describe("pg-boss's own maintenance and our rows", () => {
   let t: TestService;
   let api: ReturnType<typeof client>;
   let boss: PgBoss;
+  let lines: string[];
   before(async () => {
     // Our purge is off (0 = keep forever) so only pg-boss's maintenance can delete.
     t = await setup({ RETENTION_COMPLETED: '0', RETENTION_FAILED: '0', RETENTION_CANCELLED: '0' });
     api = client(t.api);
-    boss = await startBoss(t.databaseUrl, createLogger('silent'), { migrate: false, supervise: false });
+    const captured = captureLogger('warn');
+    lines = captured.lines;
+    boss = await startBoss(t.databaseUrl, captured.logger, { migrate: false, supervise: false });
   });
   after(async () => {
     await boss.stop({ graceful: false, wait: true } as any);
@@ -59,6 +60,41 @@ describe("pg-boss's own maintenance and our rows", () => {
     else await api.fail(job.id, { lease_token, category: 'provider_error', message: 'x', retryable: false });
     return job.id as string;
   }
+
+  const filenode = async (index: string) =>
+    (await t.sql.query('SELECT relfilenode::int AS n FROM pg_class WHERE oid = $1::regclass', [index])).rows[0].n;
+
+  // First: an instance looks for bloat on its first supervise pass, then once a day.
+  it('never rebuilds a bloated job index; logs its bloat warning instead', async () => {
+    // 30,000 rows come and go in a queue of pg-boss's own, leaving job_common_pkey at 200+ pages
+    // for no live entry: pg-boss's test for bloat (under 5 entries a page, 4x the size its
+    // entries need) fires. Written with triggers off, so the service adopts nothing.
+    const BLOATED = 'bloat-test';
+    await boss.createQueue(BLOATED);
+    const c = await t.sql.connect();
+    try {
+      await c.query(`SET session_replication_role = replica`);
+      await c.query(`INSERT INTO pgboss.job (id, name, data) SELECT gen_random_uuid(), $1::text, '{}' FROM generate_series(1, 30000)`, [
+        BLOATED,
+      ]);
+      await c.query('DELETE FROM pgboss.job WHERE name = $1::text', [BLOATED]);
+      await c.query('RESET session_replication_role');
+    } finally {
+      c.release();
+    }
+    await t.sql.query('VACUUM (ANALYZE) pgboss.job_common');
+    const before = await filenode('pgboss.job_common_pkey');
+    expect((await boss.getReindexCommands()).join('\n'), 'pg-boss itself sees the index as bloated').to.contain('job_common_pkey');
+
+    await t.sql.query('UPDATE pgboss.version SET reindex_on = NULL');
+    await boss.supervise(BLOATED);
+
+    expect(await filenode('pgboss.job_common_pkey'), 'the index was not rebuilt').to.equal(before);
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => /job_common_pkey.*bloated/.test(l.msg));
+    expect(warning, 'the bloat warning is logged').to.not.equal(undefined);
+    expect(warning.msg).to.contain('automatic reindexing is disabled');
+    expect(warning.pgboss.name).to.contain('job_common_pkey');
+  });
 
   it('keeps finished jobs older than deleteAfterSeconds and pending jobs older than retentionSeconds', async () => {
     const completed = await settle('completed');
@@ -101,52 +137,8 @@ describe("pg-boss's own maintenance and our rows", () => {
     expect(done.status).to.equal('completed');
     await expectConsistent(t.sql, { counters: true });
   });
-});
 
-describe("pg-boss's index rebuilds", () => {
-  const BLOATED = 'bloat-test';
-  let sql: pg.Pool;
-  let boss: PgBoss;
-  let lines: string[];
-  before(async () => {
-    const url = await createTestDatabase();
-    sql = new pg.Pool({ connectionString: url, max: 2 });
-    const captured = captureLogger('warn');
-    lines = captured.lines;
-    boss = await startBoss(url, captured.logger, { migrate: false, supervise: false });
-  });
-  after(async () => {
-    await boss.stop({ graceful: false, wait: true } as any);
-    await sql.end();
-  });
-
-  const filenode = async (index: string) =>
-    (await sql.query('SELECT relfilenode::int AS n FROM pg_class WHERE oid = $1::regclass', [index])).rows[0].n;
-
-  it('never rebuilds a bloated job index in its maintenance; logs its bloat warning instead', async () => {
-    // 30,000 rows gone from one queue leave job_common_pkey at 200+ pages for no live entry:
-    // pg-boss's test for bloat (under 5 entries a page, 4x the size its entries need) fires
-    await boss.createQueue(BLOATED);
-    await sql.query(`INSERT INTO pgboss.job (id, name, data) SELECT gen_random_uuid(), $1::text, '{}' FROM generate_series(1, 30000)`, [
-      BLOATED,
-    ]);
-    await sql.query('DELETE FROM pgboss.job WHERE name = $1::text', [BLOATED]);
-    await sql.query('VACUUM (ANALYZE) pgboss.job_common');
-    const before = await filenode('pgboss.job_common_pkey');
-    const bloated = (await boss.getReindexCommands()).join('\n');
-    expect(bloated, 'pg-boss itself sees the index as bloated').to.contain('job_common_pkey');
-
-    await sql.query('UPDATE pgboss.version SET reindex_on = NULL');
-    await boss.supervise(BLOATED);
-
-    expect(await filenode('pgboss.job_common_pkey'), 'the index was not rebuilt').to.equal(before);
-    const warning = lines.map((l) => JSON.parse(l)).find((l) => /job_common_pkey.*bloated/.test(l.msg));
-    expect(warning, 'the bloat warning is logged').to.not.equal(undefined);
-    expect(warning.msg).to.contain('automatic reindexing is disabled');
-    expect(warning.pgboss.name).to.contain('job_common_pkey');
-  });
-
-  it("logs a warning's facts, never a slow query's SQL and values", () => {
+  it("logs a pg-boss warning's facts, never a slow query's SQL and values", () => {
     expect(warningDetails({ elapsed: 31.5, sql: 'SELECT $1', values: ['secret input'], query: 'UPDATE ...' })).to.deep.equal({
       elapsed: 31.5,
     });
