@@ -6,6 +6,7 @@
 //     claim, complete), then VACUUM: the shape a live table has, with the free
 //     space the claim and complete updates leave behind, scaled to 1,000,000.
 // Both with a small input (~60 B) and result (~60 B). Tables: jobs, job_attempts,
+// job_events (a job's status events; the bulk seed writes only the last),
 // pgboss.job (its default partition job_common holds our queues) with indexes and TOAST.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -27,14 +28,14 @@ const SIZES = `
 SELECT v.name, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
        pg_total_relation_size(c.oid) - pg_relation_size(c.oid) - pg_indexes_size(c.oid) AS toast,
        pg_total_relation_size(c.oid) AS total
-FROM (VALUES (1, 'jobs'), (2, 'job_attempts'), (3, 'pgboss.job_common')) AS v (o, name)
+FROM (VALUES (1, 'jobs'), (2, 'job_attempts'), (3, 'job_events'), (4, 'pgboss.job_common')) AS v (o, name)
 JOIN pg_class c ON c.oid = v.name::regclass ORDER BY v.o`;
 
 async function sizes(url: string, jobs: number): Promise<void> {
   const sql = new pg.Pool({ connectionString: url, max: 1 });
   sql.on('error', () => {}); // an idle connection closed by the server's stop is not an error here
   try {
-    await sql.query('VACUUM ANALYZE jobs, job_attempts, pgboss.job');
+    await sql.query('VACUUM ANALYZE jobs, job_attempts, job_events, pgboss.job');
     const { rows } = await sql.query(SIZES);
     const mib = (b: number) => ((Number(b) * MILLION) / jobs / 2 ** 20).toFixed(0).padStart(7);
     console.log(`  per 1,000,000 jobs (measured on ${jobs}), MiB:\n  table              heap  indexes   toast    total`);
