@@ -16,6 +16,7 @@ import { createLogger } from '../../src/http/request-log.ts';
 import { startService } from '../../src/server.ts';
 import { startTempPostgres, withClient, withDatabase } from '../../test/support/postgres.ts';
 import { seedJobs } from '../../test/support/seed.ts';
+import { vacuumAnalyze } from './tables.ts';
 
 const MILLION = 1_000_000;
 const BATCH = 1000;
@@ -35,7 +36,7 @@ async function sizes(url: string, jobs: number): Promise<void> {
   const sql = new pg.Pool({ connectionString: url, max: 1 });
   sql.on('error', () => {}); // an idle connection closed by the server's stop is not an error here
   try {
-    await sql.query('VACUUM ANALYZE jobs, job_attempts, job_events, pgboss.job');
+    await vacuumAnalyze(sql);
     const { rows } = await sql.query(SIZES);
     const mib = (b: number) => ((Number(b) * MILLION) / jobs / 2 ** 20).toFixed(0).padStart(7);
     console.log(`  per 1,000,000 jobs (measured on ${jobs}), MiB:\n  table              heap  indexes   toast    total`);

@@ -204,14 +204,15 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
   await seed(ctx, o.jobs);
   const after = await diskBytes(ctx.serviceSql);
   const perMillion = (bytes: number) => bytes / (o.jobs / 1e6) / MIB;
+  const all = perMillion(after.bytes - before.bytes);
   const events = perMillion(after.events - before.events);
   const metrics: Metric[] = [
     m(
       'disk per million jobs (every table of both stores, with indexes)',
       'MiB',
-      perMillion(after.bytes - before.bytes),
+      all,
       undefined,
-      `of which job_events ${events.toFixed(0)} MiB for the seed's one status event per job; a job run through the API has three (pending, running, finished): about ${(perMillion(after.bytes - before.bytes) + 2 * events).toFixed(0)} MiB with them`,
+      `of which job_events ${events.toFixed(0)} MiB for the seed's one status event per job; a job run through the API has three (pending, running, finished): about ${(all + 2 * events).toFixed(0)} MiB with them`,
     ),
   ];
 

@@ -73,12 +73,13 @@ describe("pg-boss's own maintenance and our rows", () => {
     await boss.createQueue(BLOATED);
     const c = await t.sql.connect();
     try {
-      await c.query(`SET session_replication_role = replica`);
+      // SET LOCAL: the pooled connection goes back with its triggers on, whatever happens here
+      await c.query('BEGIN; SET LOCAL session_replication_role = replica');
       await c.query(`INSERT INTO pgboss.job (id, name, data) SELECT gen_random_uuid(), $1::text, '{}' FROM generate_series(1, 30000)`, [
         BLOATED,
       ]);
       await c.query('DELETE FROM pgboss.job WHERE name = $1::text', [BLOATED]);
-      await c.query('RESET session_replication_role');
+      await c.query('COMMIT');
     } finally {
       c.release();
     }
