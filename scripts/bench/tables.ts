@@ -20,10 +20,11 @@ export function seedBenchJobs(db: pg.Pool, queues: QueueRef[], count: number, st
  * job_lanes too: only ever inserted into, it is all-visible once autovacuum has passed, and the
  * claim reads it with an index-only scan (a seeded one fetched every lane from the heap). And
  * job_events, which gets a row per seeded job: left to autovacuum, a vacuum of millions of
- * fresh rows ran during the measurements that follow (a deployment vacuums it as it grows).
+ * fresh rows ran during the measurements that follow (a deployment vacuums it as it grows);
+ * job_owner_refs likewise.
  */
 export async function vacuumAnalyze(db: pg.Pool): Promise<void> {
-  await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_events, job_stat_deltas, job_stats, job_lanes');
+  await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_events, job_owner_refs, job_stat_deltas, job_stats, job_lanes');
   await db.query(`VACUUM (ANALYZE) ${PGBOSS_SCHEMA}.job_common`);
 }
 

@@ -2,6 +2,7 @@
 // and change each page with the single endpoints' statements (admin-store.ts).
 // Filter columns are fixed names; only values are parameters.
 import type { Queryable } from '../db/pool.ts';
+import { idsOfOwnerRef } from './owner-refs.ts';
 
 export interface BulkFilter {
   status: string[];
@@ -31,7 +32,7 @@ export async function matchingIds(
   add('status = ANY(?::text[])', f.status);
   if (owners) add('owner_service = ANY(?::text[])', owners);
   if (f.owner_service !== undefined) add('owner_service = ?::text', f.owner_service);
-  if (f.owner_ref !== undefined) add('owner_ref = ?::text', f.owner_ref);
+  if (f.owner_ref !== undefined) add(`id = ANY(${idsOfOwnerRef('?')})`, f.owner_ref);
   if (f.task_type !== undefined) add('task_type = ?::text', f.task_type);
   if (f.model_profile !== undefined) add('model_profile = ?::text', f.model_profile);
   if (f.error_category !== undefined) add(`error ->> 'category' = ?::text`, f.error_category);

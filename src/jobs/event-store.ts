@@ -1,6 +1,7 @@
 // job_events SQL (the log migration 007's trigger and the progress statement
 // append to): the events a notification announced, and the replay a stream starts with.
 import type { Queryable } from '../db/pool.ts';
+import { idsOfOwnerRef } from './owner-refs.ts';
 
 export type JobEventKind = 'status' | 'progress';
 
@@ -51,7 +52,7 @@ export async function eventsInRange(db: Queryable, first: string, last: string, 
 function scopeWhere(scope: StreamScope): { where: string; values: unknown[] } {
   return 'jobId' in scope
     ? { where: 'j.id = $1::uuid', values: [scope.jobId] }
-    : { where: 'j.owner_service = $1::text AND j.owner_ref = $2::text', values: [scope.owner_service, scope.owner_ref] };
+    : { where: `j.owner_service = $1::text AND j.id = ANY(${idsOfOwnerRef('$2')})`, values: [scope.owner_service, scope.owner_ref] };
 }
 
 /**

@@ -42,14 +42,19 @@ export interface ListFilter {
 // and filtering, assuming matching rows are spread evenly over ids; when they are not
 // (pending jobs older than the rest, a queue that stopped), that reads most of the
 // table. So the lead filter (the first of error_category, task_type +
-// model_profile, owner_service, status that is given; none when owner_ref, whose
-// matches are few, is given) is written as `= ANY(ARRAY[$n])`,
+// model_profile, owner_service, status that is given; none when owner_ref is given)
+// is written as `= ANY(ARRAY[$n])`,
 // which the planner does not fold into a constant, and the page is ordered by that
 // index's columns: only that index yields the order without a sort. With one value per
 // leading column the order is id DESC.
+//
+// owner_ref has no index on `jobs` (migration 015): its ids come from job_owner_refs
+// (owner_ref, job_id DESC), joined so the page is read in that index's order and
+// stops after `limit` matches; the keyset bound goes inside, where that index can use it.
 export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> {
   const where: string[] = [];
   const values: unknown[] = [];
+  let from = 'jobs';
   let order = 'id DESC';
   const add = (sql: string, value: unknown) => {
     values.push(value);
@@ -70,7 +75,13 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> 
   const leadBy = (column: string, value: string) => add(`${column} = ANY(ARRAY[?::text])`, value);
   if (lead === 'owner') leadBy('owner_service', f.owner_service![0]);
   else if (f.owner_service) add('owner_service = ANY(?::text[])', f.owner_service);
-  if (f.owner_ref !== undefined) add('owner_ref = ?::text', f.owner_ref);
+  if (f.owner_ref !== undefined) {
+    values.push(f.owner_ref);
+    const ref = `$${values.length}::text`;
+    if (f.before_id) values.push(f.before_id);
+    const before = f.before_id ? ` AND job_id < $${values.length}::uuid` : '';
+    from = `jobs JOIN (SELECT job_id FROM job_owner_refs WHERE owner_ref = ${ref}${before}) r ON r.job_id = jobs.id`;
+  }
   if (lead === 'queue') {
     leadBy('task_type', f.task_type!);
     leadBy('model_profile', f.model_profile!);
@@ -92,7 +103,7 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> 
   if (lead === 'category') order = `(error ->> 'category'), id DESC`;
   values.push(f.limit);
   const { rows } = await db.query(
-    `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT ${JOB_COLUMNS} FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY ${order} LIMIT $${values.length}`,
     values,
   );

@@ -66,6 +66,8 @@ describe('consistency check', () => {
       `INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
        VALUES ($1::uuid, 2, 'w', gen_random_uuid(), now())`,
     ],
+    ['owner_ref_mismatch', 'pending', 'DELETE FROM job_owner_refs WHERE job_id = $1::uuid'],
+    ['owner_ref_mismatch', 'completed', `UPDATE job_owner_refs SET owner_ref = 'elsewhere' WHERE job_id = $1::uuid`],
   ];
   for (const [violation, which, sql] of cases) {
     it(`reports ${violation} (${which} job: ${sql.split('\n')[0].slice(0, 70)})`, async () => {
@@ -86,17 +88,19 @@ describe('consistency check', () => {
     expect(found).to.deep.equal([['orphan_in_pgboss', orphan]]);
   });
 
-  it('reports rows left behind by a job that is gone (job_attempts, job_events, job_progress, webhook_deliveries)', async () => {
+  it('reports rows left behind by a job that is gone (job_attempts, job_events, job_progress, job_owner_refs, webhook_deliveries)', async () => {
     const gone = crypto.randomUUID();
     const found = await violationsAfter(
       `WITH a AS (INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, outcome)
                   VALUES ($1::uuid, 1, 'w', gen_random_uuid(), now(), 'completed')),
             e AS (INSERT INTO job_events (job_id, kind, data) VALUES ($1::uuid, 'status', '{}')),
-            p AS (INSERT INTO job_progress (job_id, fraction) VALUES ($1::uuid, 0.5))
+            p AS (INSERT INTO job_progress (job_id, fraction) VALUES ($1::uuid, 0.5)),
+            r AS (INSERT INTO job_owner_refs (job_id, owner_ref) VALUES ($1::uuid, 'gone'))
        INSERT INTO webhook_deliveries (job_id, event, url, payload) VALUES ($1::uuid, 'completed', 'http://127.0.0.1/', '{}')`,
       [gone],
     );
     expect(found).to.deep.equal([
+      ['orphan_row', gone],
       ['orphan_row', gone],
       ['orphan_row', gone],
       ['orphan_row', gone],

@@ -78,6 +78,19 @@ describe('reading jobs', () => {
       expect(seen).to.deep.equal([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     });
 
+    it('pages by owner_ref, keeping the other filters', async () => {
+      const first = await api.list({ owner_ref: 'ref-1', model_profile: 'list-profile', limit: 2 });
+      expect(ids(first)).to.deep.equal([10, 7]);
+      const second = await api.list({ owner_ref: 'ref-1', model_profile: 'list-profile', limit: 2, cursor: first.next_cursor });
+      expect(ids(second)).to.deep.equal([4, 1]);
+    });
+
+    it("refuses a change of a job's owner_ref in the database (job_owner_refs copies it once)", async () => {
+      const err = await t.sql.query(`UPDATE jobs SET owner_ref = 'moved' WHERE id = $1::uuid`, [created[2].id]).catch((e) => e);
+      expect(err).to.have.property('code', '23514');
+      expect(ids(await api.list({ owner_ref: 'ref-2', model_profile: 'list-profile' }))).to.deep.equal([11, 8, 5, 2]);
+    });
+
     it('accepts an owner_ref with a slash as written, without percent-encoding', async () => {
       const job = await api.create(jobBody({ owner_ref: 'beeline/call-8812', model_profile: 'list-slash' }));
       const res = await t.api.get('/api/v1/jobs?owner_ref=beeline/call-8812&model_profile=list-slash');
