@@ -21,9 +21,9 @@
 -- running_without_lease     a running job without a worker, token, expiry, or open attempt for its token
 -- lease_overdue             a running job whose lease ended over a minute ago (the reaper is not running)
 -- stray_open_attempt        an attempt still open although its lease is no longer the job's current one
--- orphan_row                a job_attempts, job_events, job_progress, job_owner_refs or webhook_deliveries row whose
+-- orphan_row                a job_attempts, job_events, job_progress, job_keys or webhook_deliveries row whose
 --                           job is gone (they have no foreign keys: migration 011)
--- owner_ref_mismatch        a job whose job_owner_refs row (migration 015) is missing or names another owner_ref
+-- job_keys_mismatch         a job whose job_keys row (migration 015) is missing or holds other keys
 WITH pair AS (
   SELECT j.id, j.queue, j.status, j.attempts, j.max_attempts, j.run_after,
          p.id AS boss_id, p.state::text AS boss_state, p.retry_count, p.start_after
@@ -82,10 +82,14 @@ SELECT 'orphan_row', o.job_id, NULL, format('%s row without its job', o.tbl)
 FROM (SELECT DISTINCT 'job_attempts' AS tbl, job_id FROM job_attempts
       UNION ALL SELECT DISTINCT 'job_events', job_id FROM job_events
       UNION ALL SELECT 'job_progress', job_id FROM job_progress
-      UNION ALL SELECT 'job_owner_refs', job_id FROM job_owner_refs
+      UNION ALL SELECT 'job_keys', job_id FROM job_keys
       UNION ALL SELECT DISTINCT 'webhook_deliveries', job_id FROM webhook_deliveries) o
 WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id)
 UNION ALL
-SELECT 'owner_ref_mismatch', j.id, j.queue, format('owner_ref %s, job_owner_refs %s', j.owner_ref, coalesce(r.owner_ref, 'has no row'))
-FROM jobs j LEFT JOIN job_owner_refs r ON r.job_id = j.id
-WHERE r.owner_ref IS DISTINCT FROM j.owner_ref;
+SELECT 'job_keys_mismatch', j.id, j.queue,
+       format('jobs: owner_service=%s owner_ref=%s idempotency_key=%s; job_keys: %s', j.owner_service, j.owner_ref,
+              j.idempotency_key, CASE WHEN k.job_id IS NULL THEN 'no row'
+                                      ELSE format('owner_service=%s owner_ref=%s idempotency_key=%s',
+                                                  k.owner_service, k.owner_ref, k.idempotency_key) END)
+FROM jobs j LEFT JOIN job_keys k ON k.job_id = j.id
+WHERE (k.owner_service, k.owner_ref, k.idempotency_key) IS DISTINCT FROM (j.owner_service, j.owner_ref, j.idempotency_key);

@@ -7,7 +7,7 @@
 //     space the claim and complete updates leave behind, scaled to 1,000,000.
 // Both with a small input (~60 B) and result (~60 B). Tables: jobs, job_attempts,
 // job_events (a job's status events; the bulk seed writes only the last),
-// job_owner_refs (migration 015), pgboss.job (its default partition job_common holds
+// job_keys (migration 015), pgboss.job (its default partition job_common holds
 // our queues) with indexes and TOAST.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -30,7 +30,7 @@ const SIZES = `
 SELECT v.name, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
        pg_total_relation_size(c.oid) - pg_relation_size(c.oid) - pg_indexes_size(c.oid) AS toast,
        pg_total_relation_size(c.oid) AS total
-FROM (VALUES (1, 'jobs'), (2, 'job_attempts'), (3, 'job_events'), (4, 'job_owner_refs'), (5, 'pgboss.job_common')) AS v (o, name)
+FROM (VALUES (1, 'jobs'), (2, 'job_attempts'), (3, 'job_events'), (4, 'job_keys'), (5, 'pgboss.job_common')) AS v (o, name)
 JOIN pg_class c ON c.oid = v.name::regclass ORDER BY v.o`;
 
 async function sizes(url: string, jobs: number): Promise<void> {

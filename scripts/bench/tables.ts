@@ -21,10 +21,10 @@ export function seedBenchJobs(db: pg.Pool, queues: QueueRef[], count: number, st
  * claim reads it with an index-only scan (a seeded one fetched every lane from the heap). And
  * job_events, which gets a row per seeded job: left to autovacuum, a vacuum of millions of
  * fresh rows ran during the measurements that follow (a deployment vacuums it as it grows);
- * job_owner_refs likewise.
+ * job_keys likewise.
  */
 export async function vacuumAnalyze(db: pg.Pool): Promise<void> {
-  await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_events, job_owner_refs, job_stat_deltas, job_stats, job_lanes');
+  await db.query('VACUUM (ANALYZE) jobs, job_attempts, job_events, job_keys, job_stat_deltas, job_stats, job_lanes');
   await db.query(`VACUUM (ANALYZE) ${PGBOSS_SCHEMA}.job_common`);
 }
 

@@ -2,7 +2,7 @@
 // and change each page with the single endpoints' statements (admin-store.ts).
 // Filter columns are fixed names; only values are parameters.
 import type { Queryable } from '../db/pool.ts';
-import { idsOfOwnerRef } from './owner-refs.ts';
+import { idsOfOwnerRef } from './job-keys.ts';
 
 export interface BulkFilter {
   status: string[];

@@ -33,6 +33,16 @@ WITH input AS (
     input jsonb, max_attempts int, max_deferrals int, start_before timestamptz, idempotency_key text, request_hash text, run_after timestamptz,
     callback_url text, callback_events text[], traceparent text)
 ),
+-- The key is claimed in job_keys (migration 015), whose unique index decides: a job
+-- goes in only when its row did. Keyed rows in one global order, so two batches
+-- sharing keys wait on each other instead of deadlocking.
+keys AS (
+  INSERT INTO job_keys (job_id, owner_service, owner_ref, idempotency_key)
+  SELECT id, owner_service, owner_ref, idempotency_key FROM input
+  ORDER BY owner_service, idempotency_key
+  ON CONFLICT (owner_service, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING job_id
+),
 inserted AS (
   INSERT INTO jobs (id, owner_service, owner_ref, task_type, model_profile, status, priority, input,
                     max_attempts, max_deferrals, start_before, idempotency_key, request_hash, run_after, callback_url, callback_events,
@@ -40,11 +50,7 @@ inserted AS (
   SELECT id, owner_service, owner_ref, task_type, model_profile, 'pending', priority, input,
          max_attempts, max_deferrals, start_before, idempotency_key, request_hash, COALESCE(run_after, now()), callback_url, callback_events,
          traceparent
-  FROM input
-  -- keyed rows in one global order, so two batches sharing keys wait on each other
-  -- instead of deadlocking
-  ORDER BY owner_service, idempotency_key
-  ON CONFLICT (owner_service, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  FROM input WHERE id IN (SELECT job_id FROM keys)
   RETURNING *
 ),
 boss AS (${bossInsert('inserted')})
@@ -67,7 +73,9 @@ export async function findByIdempotencyKeys(
 ): Promise<(JobRow & { request_hash: string })[]> {
   const { rows } = await db.query(
     `SELECT ${JOB_COLUMNS}, request_hash FROM jobs
-     WHERE (owner_service, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+     WHERE id IN (SELECT k.job_id FROM job_keys k
+                  WHERE k.idempotency_key IS NOT NULL
+                    AND (k.owner_service, k.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[])))`,
     [keys.map((k) => k.owner_service), keys.map((k) => k.idempotency_key)],
   );
   return rows;

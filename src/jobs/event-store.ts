@@ -1,7 +1,7 @@
 // job_events SQL (the log migration 007's trigger and the progress statement
 // append to): the events a notification announced, and the replay a stream starts with.
 import type { Queryable } from '../db/pool.ts';
-import { idsOfOwnerRef } from './owner-refs.ts';
+import { idsOfOwnerRef } from './job-keys.ts';
 
 export type JobEventKind = 'status' | 'progress';
 

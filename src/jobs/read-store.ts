@@ -48,7 +48,7 @@ export interface ListFilter {
 // index's columns: only that index yields the order without a sort. With one value per
 // leading column the order is id DESC.
 //
-// owner_ref has no index on `jobs` (migration 015): its ids come from job_owner_refs
+// owner_ref has no index on `jobs` (migration 015): its ids come from job_keys
 // (owner_ref, job_id DESC), joined so the page is read in that index's order and
 // stops after `limit` matches; the keyset bound goes inside, where that index can use it.
 export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> {
@@ -80,7 +80,7 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<JobRow[]> 
     const ref = `$${values.length}::text`;
     if (f.before_id) values.push(f.before_id);
     const before = f.before_id ? ` AND job_id < $${values.length}::uuid` : '';
-    from = `jobs JOIN (SELECT job_id FROM job_owner_refs WHERE owner_ref = ${ref}${before}) r ON r.job_id = jobs.id`;
+    from = `jobs JOIN (SELECT job_id FROM job_keys WHERE owner_ref = ${ref}${before}) r ON r.job_id = jobs.id`;
   }
   if (lead === 'queue') {
     leadBy('task_type', f.task_type!);

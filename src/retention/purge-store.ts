@@ -48,7 +48,6 @@ outbox AS (${bossDeleteIds(WEBHOOK_QUEUE, 'ARRAY(SELECT id FROM deliveries)')}),
 attempts AS (DELETE FROM job_attempts a WHERE a.job_id = ANY (${VICTIM_IDS})),
 events AS (DELETE FROM job_events e WHERE e.job_id = ANY (${VICTIM_IDS})),
 progress AS (DELETE FROM job_progress g WHERE g.job_id = ANY (${VICTIM_IDS})),
-refs AS (DELETE FROM job_owner_refs r WHERE r.job_id = ANY (${VICTIM_IDS})),
 gone AS (
   DELETE FROM jobs j USING victims v WHERE j.id = v.id RETURNING j.queue, j.finished_at
 )

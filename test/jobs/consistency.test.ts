@@ -66,8 +66,9 @@ describe('consistency check', () => {
       `INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at)
        VALUES ($1::uuid, 2, 'w', gen_random_uuid(), now())`,
     ],
-    ['owner_ref_mismatch', 'pending', 'DELETE FROM job_owner_refs WHERE job_id = $1::uuid'],
-    ['owner_ref_mismatch', 'completed', `UPDATE job_owner_refs SET owner_ref = 'elsewhere' WHERE job_id = $1::uuid`],
+    ['job_keys_mismatch', 'pending', 'DELETE FROM job_keys WHERE job_id = $1::uuid'],
+    ['job_keys_mismatch', 'completed', `UPDATE job_keys SET owner_ref = 'elsewhere' WHERE job_id = $1::uuid`],
+    ['job_keys_mismatch', 'running', `UPDATE job_keys SET idempotency_key = 'other' WHERE job_id = $1::uuid`],
   ];
   for (const [violation, which, sql] of cases) {
     it(`reports ${violation} (${which} job: ${sql.split('\n')[0].slice(0, 70)})`, async () => {
@@ -88,14 +89,14 @@ describe('consistency check', () => {
     expect(found).to.deep.equal([['orphan_in_pgboss', orphan]]);
   });
 
-  it('reports rows left behind by a job that is gone (job_attempts, job_events, job_progress, job_owner_refs, webhook_deliveries)', async () => {
+  it('reports rows left behind by a job that is gone (job_attempts, job_events, job_progress, job_keys, webhook_deliveries)', async () => {
     const gone = crypto.randomUUID();
     const found = await violationsAfter(
       `WITH a AS (INSERT INTO job_attempts (job_id, attempt, worker_id, lease_token, lease_expires_at, outcome)
                   VALUES ($1::uuid, 1, 'w', gen_random_uuid(), now(), 'completed')),
             e AS (INSERT INTO job_events (job_id, kind, data) VALUES ($1::uuid, 'status', '{}')),
             p AS (INSERT INTO job_progress (job_id, fraction) VALUES ($1::uuid, 0.5)),
-            r AS (INSERT INTO job_owner_refs (job_id, owner_ref) VALUES ($1::uuid, 'gone'))
+            k AS (INSERT INTO job_keys (job_id, owner_service, owner_ref) VALUES ($1::uuid, 'gone', 'gone'))
        INSERT INTO webhook_deliveries (job_id, event, url, payload) VALUES ($1::uuid, 'completed', 'http://127.0.0.1/', '{}')`,
       [gone],
     );
@@ -106,6 +107,22 @@ describe('consistency check', () => {
       ['orphan_row', gone],
       ['orphan_row', gone],
     ]);
+  });
+
+  it("drops a job's job_keys row with the job, whoever deletes or truncates it", async () => {
+    const c: pg.PoolClient = await t.sql.connect();
+    const keys = async () => Number((await c.query('SELECT count(*) AS n FROM job_keys')).rows[0].n);
+    try {
+      await c.query('BEGIN');
+      const before = await keys();
+      await c.query('DELETE FROM jobs WHERE id = $1::uuid', [ids.completed]);
+      expect(await keys()).to.equal(before - 1);
+      await c.query('TRUNCATE jobs');
+      expect(await keys()).to.equal(0);
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
+    }
   });
 
   it('runs from the command line: exit 0 when consistent, 1 listing violations otherwise', async () => {

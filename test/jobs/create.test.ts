@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { jobBody, useService } from '../support/service.ts';
 import { bossRow, claimBody, expectProblem } from './helpers.ts';
 import { expectConsistent } from '../support/consistency.ts';
+import { given } from '../support/factory.ts';
 
 describe('creating jobs', () => {
   const { t, api } = useService();
@@ -79,6 +80,19 @@ describe('creating jobs', () => {
       const a = await api.create(jobBody({ owner_service: 'svc-a', idempotency_key: 'shared-key' }), 201);
       const b = await api.create(jobBody({ owner_service: 'svc-b', idempotency_key: 'shared-key' }), 201);
       expect(a.id).to.not.equal(b.id);
+    });
+
+    it('holds a key whoever wrote its job: the API cannot reuse a key a job written by SQL holds, nor SQL one the API holds', async () => {
+      // job_keys holds the keys (migration 015); the insert trigger fills it for writers other than the API
+      const bySql = await given.job(t, { owner_service: 'keys-sql', idempotency_key: 'by-sql' });
+      // its request hash is null: the key is taken, and this request is not a replay of it
+      expectProblem(await api.create(jobBody({ owner_service: 'keys-sql', idempotency_key: 'by-sql' }), 409), 'idempotency_conflict');
+      const byApi = await api.create(jobBody({ owner_service: 'keys-sql', idempotency_key: 'by-api' }), 201);
+      const err = await given.job(t, { owner_service: 'keys-sql', idempotency_key: 'by-api' }).catch((e) => e);
+      expect(err).to.have.property('code', '23505');
+      const { rows } = await t.sql.query(`SELECT id FROM jobs WHERE owner_service = 'keys-sql' ORDER BY id`);
+      expect(rows.map((r) => r.id)).to.deep.equal([bySql.id, byApi.id]);
+      await expectConsistent(t.sql);
     });
 
     it('replays even after the job moved on, returning its current state', async () => {

@@ -217,10 +217,10 @@ describe('query plans at 100k pending jobs over 20 queues', function () {
     ]) {
       expectNoSeqScan(await plan(call));
     }
-    // owner_ref is looked up in job_owner_refs (migration 015), then each job by primary key
+    // owner_ref is looked up in job_keys (migration 015), then each job by primary key
     for (const before_id of [undefined, rows[0].id]) {
       const byRef = await plan((db) => listJobs(db, { owner_ref: 'seed/77', limit: 51, before_id }));
-      expect(byRef.some((n) => n['Index Name'] === 'job_owner_refs_ref_idx')).to.equal(true);
+      expect(byRef.some((n) => n['Index Name'] === 'job_keys_owner_ref_idx')).to.equal(true);
       expect(byRef.some((n) => n['Index Name'] === 'jobs_pkey')).to.equal(true);
       expect(jobsRowsRead(byRef)).to.be.below(10);
     }

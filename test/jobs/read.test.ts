@@ -85,7 +85,7 @@ describe('reading jobs', () => {
       expect(ids(second)).to.deep.equal([4, 1]);
     });
 
-    it("refuses a change of a job's owner_ref in the database (job_owner_refs copies it once)", async () => {
+    it("refuses a change of a job's owner_ref in the database (job_keys copies it once)", async () => {
       const err = await t.sql.query(`UPDATE jobs SET owner_ref = 'moved' WHERE id = $1::uuid`, [created[2].id]).catch((e) => e);
       expect(err).to.have.property('code', '23514');
       expect(ids(await api.list({ owner_ref: 'ref-2', model_profile: 'list-profile' }))).to.deep.equal([11, 8, 5, 2]);

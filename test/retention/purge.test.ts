@@ -90,7 +90,7 @@ describe('retention purge', () => {
     await expectConsistent(t.sql, { counters: true });
   });
 
-  it("deletes a job's attempts, events, progress and owner_ref row with it, and nobody else's", async () => {
+  it("deletes a job's attempts, events, progress and keys row with it, and nobody else's", async () => {
     const p = 'purge-children';
     const worked = async () => {
       const job = await api.create(jobBody({ model_profile: p }));
@@ -108,19 +108,19 @@ describe('retention purge', () => {
         attempts: await n('job_attempts'),
         events: await n('job_events'),
         progress: await n('job_progress'),
-        refs: await n('job_owner_refs'),
+        keys: await n('job_keys'),
       };
     };
     const before = await count(young);
     expect(before.attempts).to.equal(1);
     expect(before.progress).to.equal(1);
-    expect(before.refs).to.equal(1);
+    expect(before.keys).to.equal(1);
     expect(before.events).to.be.greaterThan(2); // created, running, progress, completed
     expect(await count(old)).to.deep.equal(before);
 
     await ageJobs(t.sql, [old], 8);
     await waitUntil(async () => (await rowsIn(t, [old])).jobs.length === 0, { what: 'old job purged' });
-    expect(await count(old)).to.deep.equal({ attempts: 0, events: 0, progress: 0, refs: 0 });
+    expect(await count(old)).to.deep.equal({ attempts: 0, events: 0, progress: 0, keys: 0 });
     expect(await count(young)).to.deep.equal(before);
     await expectConsistent(t.sql, { counters: true });
   });
