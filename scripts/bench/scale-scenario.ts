@@ -23,7 +23,7 @@ import { BENCH_TOKENS } from './env.ts';
 import { pMs, runLoops, sample } from './load.ts';
 import { purgeScenario } from './purge-scenario.ts';
 import type { Context, Metric } from './scenario.ts';
-import { checkpoint, serverCounters, serverCountersSince, vacuumAnalyze } from './tables.ts';
+import { blocksRead, checkpoint, readsPer, serverCounters, serverCountersSince, vacuumAnalyze } from './tables.ts';
 
 export const SCENARIO = 11;
 const TASK_TYPES = ['call_analysis', 'summary', 'transcribe', 'classify', 'translate'];
@@ -38,6 +38,11 @@ const SPACING_MS = 0.1;
 /** Claims before the timed ones; --quick's 250 ready jobs over 20 profiles hold no more than its own samples. */
 const WARM_UP_CLAIMS = { full: 200, quick: 10 };
 const WARM_UP_WAKES = 20;
+/**
+ * A backend flushes its statistics at the end of a transaction at most once a second, and an
+ * idle one within 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL): no event to wait for.
+ */
+const STATS_FLUSH_MS = 10_500;
 const HEARTBEAT_LOOPS = 8;
 const MIB = 1024 * 1024;
 const ADMIN = { authorization: `Bearer ${BENCH_TOKENS.admin}`, 'content-type': 'application/json' };
@@ -236,11 +241,14 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
     // unoptimized JavaScript. A service in production has done all that long ago.
     await sample({ samples: ctx.quick ? WARM_UP_CLAIMS.quick : WARM_UP_CLAIMS.full, durationMs: SAMPLE_MS }, claimOne);
     const serverBefore = await serverCounters(ctx.serviceSql);
+    const readsBefore = await blocksRead(ctx.serviceSql);
     const claims = await sample({ samples: samples * 5, durationMs: SAMPLE_MS }, claimOne);
     // The claims follow the seed's CHECKPOINT: each page they touch for the first time goes into
     // the WAL whole, which a deployment pays about once per page per checkpoint_timeout. The WAL
     // position is the server's: an autovacuum during the sample adds its own.
     const wal = await serverCountersSince(ctx.serviceSql, serverBefore);
+    await new Promise((r) => setTimeout(r, STATS_FLUSH_MS)); // until the claims' backends have flushed their statistics
+    const reads = readsPer(readsBefore, await blocksRead(ctx.serviceSql), claims.count);
     metrics.push(
       m('claim (1) p99', 'ms', pMs(claims, 99), { max: 10 }, `p50 ${pMs(claims, 50).toFixed(2)} ms over ${claims.count} claims`),
       m(
@@ -249,6 +257,13 @@ export async function scaleScenario(ctx: Context, o: ScaleOptions): Promise<Metr
         wal.wal_bytes / 1024 / claims.count,
         undefined,
         `${(wal.wal_fpi / claims.count).toFixed(2)} full-page images per claim + complete; the server's whole WAL over the sample, autovacuum's too`,
+      ),
+      m(
+        'blocks read from outside shared buffers per claim + complete',
+        'count',
+        reads.total,
+        undefined,
+        `every backend's over the sample; most: ${reads.most}`,
       ),
     );
 

@@ -94,3 +94,31 @@ export async function serverCountersSince(sql: pg.Pool, before: ServerCounters):
   const now = await serverCounters(sql);
   return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k as keyof ServerCounters]])) as unknown as ServerCounters;
 }
+
+/**
+ * Blocks each relation of the database (tables, their indexes and TOAST) has read from
+ * outside shared buffers so far, by relation name. The statistics are flushed by each
+ * backend about once a second and count every backend: autovacuum's reads land here too.
+ */
+export async function blocksRead(sql: pg.Pool): Promise<Map<string, number>> {
+  const { rows } = await sql.query(
+    `
+    SELECT relname AS name, (coalesce(heap_blks_read, 0) + coalesce(toast_blks_read, 0))::float8 AS n
+    FROM pg_statio_all_tables WHERE schemaname IN ('public', $1::text)
+    UNION ALL
+    SELECT indexrelname, idx_blks_read::float8 FROM pg_statio_all_indexes WHERE schemaname IN ('public', $1::text)`,
+    [PGBOSS_SCHEMA],
+  );
+  return new Map(rows.map((r: { name: string; n: number }) => [r.name, r.n]));
+}
+
+/** Blocks read between two blocksRead readings per `per` operations: in all, and the `top` relations that read most. */
+export function readsPer(before: Map<string, number>, after: Map<string, number>, per: number, top = 6) {
+  const rows = [...after].map(([name, n]) => [name, (n - (before.get(name) ?? 0)) / per] as const).filter(([, n]) => n > 0);
+  const total = rows.reduce((sum, [, n]) => sum + n, 0);
+  const most = rows
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, n]) => `${name} ${n.toFixed(2)}`);
+  return { total, most: most.join(', ') };
+}
