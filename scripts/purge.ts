@@ -85,7 +85,10 @@ const opts = options();
 const config = configOrExit(loadConfig, process.env);
 const { url, embedded } = await openDatabase(config.db);
 // No statement timeout needed beyond the pool's: each batch is short by construction.
-const pool = createPool(url, config.db, 'ai-service-purge');
+// Named as the service (createPool's default): the purge writes both stores in one
+// statement, as the service does, and pg-boss's watch triggers (migration 004) must not
+// note its deletes as changes made through pg-boss for the leader to adopt.
+const pool = createPool(url, config.db);
 const { policy } = config.retention;
 const purger = new Purger({ db: pool, policy });
 let interrupted = false;

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
+import { withTransaction } from '../../src/db/pool.ts';
 import { seedJobs } from '../support/seed.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -45,10 +46,14 @@ describe('npm run purge', function () {
     api = client(t.api);
     await api.create(jobBody({ model_profile: PROFILE })); // creates the queue; stays pending
     const q = { queues: [{ task_type: 'call_analysis', model_profile: PROFILE }] };
-    await seedJobs(t.sql, { ...q, status: 'completed', count: BACKLOG, ageSeconds: 3 * 86_400 });
-    await seedJobs(t.sql, { ...q, status: 'failed', count: 10, ageSeconds: 3 * 86_400 });
-    await seedJobs(t.sql, { ...q, status: 'completed', count: 5, ageSeconds: 3600 });
-    await seedJobs(t.sql, { ...q, status: 'pending', count: 5, ageSeconds: 365 * 86_400 });
+    // seeded as the service writes, so pg-boss's watch triggers note none of it (notedChanges below)
+    await withTransaction(t.sql, async (c) => {
+      await c.query(`SET LOCAL application_name = 'ai-service'`);
+      await seedJobs(c, { ...q, status: 'completed', count: BACKLOG, ageSeconds: 3 * 86_400 });
+      await seedJobs(c, { ...q, status: 'failed', count: 10, ageSeconds: 3 * 86_400 });
+      await seedJobs(c, { ...q, status: 'completed', count: 5, ageSeconds: 3600 });
+      await seedJobs(c, { ...q, status: 'pending', count: 5, ageSeconds: 365 * 86_400 });
+    });
     await t.sql.query('VACUUM ANALYZE jobs');
   });
   after(() => t.close());
@@ -70,8 +75,14 @@ describe('npm run purge', function () {
     expect(p.output()).to.include('--batch-size must be an integer 1-100000');
   });
 
+  // pg-boss's watch triggers (migration 004) note pgboss.job changes made by anyone but
+  // the service, for the leader to adopt; the purge writes both stores at once, as the service.
+  const notedChanges = async () =>
+    Number((await t.sql.query(`SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'pgboss_changes'`)).rows[0].n_tup_ins);
+
   it('leaves both stores consistent when killed mid-way, and a second run finishes the purge', async () => {
     const before = (await api.stats()).totals.purged;
+    const notedBefore = await notedChanges();
     const p = purge(t.databaseUrl, ['--batch-size', '200']);
     await waitUntil(async () => (await count(`status = 'completed'`)) < BACKLOG, { what: 'purge under way' });
     p.child.kill('SIGKILL');
@@ -87,5 +98,7 @@ describe('npm run purge', function () {
     expect(await count(`status = 'pending'`)).to.equal(6);
     await expectConsistent(t.sql, { counters: true });
     expect((await api.stats()).totals.purged - before).to.equal(BACKLOG + 10);
+    // each purge process has exited, and a backend flushes its statistics as it exits
+    expect(await notedChanges(), 'pg-boss rows the purge deleted, noted as changes made through pg-boss').to.equal(notedBefore);
   });
 });
