@@ -97,8 +97,8 @@ export async function serverCountersSince(sql: pg.Pool, before: ServerCounters):
 
 /**
  * Blocks each relation of the database (tables, their indexes and TOAST) has read from
- * outside shared buffers so far, by relation name. The statistics are flushed by each
- * backend about once a second and count every backend: autovacuum's reads land here too.
+ * outside shared buffers so far, by relation name. They count every backend, autovacuum
+ * included, and a backend flushes its share at most once a second, an idle one within 10 s.
  */
 export async function blocksRead(sql: pg.Pool): Promise<Map<string, number>> {
   const { rows } = await sql.query(
