@@ -5,8 +5,8 @@
 // shutdown (and never leaves an embedded PostgreSQL behind); a second signal
 // during shutdown exits at once.
 import { configOrExit, loadConfig } from './config.ts';
+import { onVersionMismatch } from './db/version-guard.ts';
 import { createLogger } from './http/request-log.ts';
-import { onPgbossVersionMismatch } from './pgboss/version-guard.ts';
 import { type RunningService, startService } from './server.ts';
 
 const config = configOrExit(loadConfig, process.env);
@@ -36,11 +36,12 @@ function onSignal(signal: string): void {
   // During startup the shutdown runs once startService has returned.
   if (service) void shutdown();
 }
-// A newer pg-boss migrated the database under this replica (src/pgboss/version-guard.ts):
-// it writes nothing more; log the one line naming both versions and stop (exit 1).
-onPgbossVersionMismatch((message) => {
+// A newer release migrated the database (pg-boss's schema or ours) under this replica
+// (src/db/version-guard.ts): it writes nothing more; log the one line naming both
+// versions and stop (exit 1).
+onVersionMismatch((message) => {
   if (signalled) return;
-  signalled = 'pgboss-version';
+  signalled = 'version-mismatch';
   logger.fatal(message);
   if (service) void shutdown(1);
 });
@@ -55,4 +56,4 @@ try {
   logger.fatal({ err: { message: (err as Error).message } }, 'failed to start');
   process.exit(1);
 }
-if (signalled) await shutdown(signalled === 'pgboss-version' ? 1 : 0);
+if (signalled) await shutdown(signalled === 'version-mismatch' ? 1 : 0);

@@ -4,10 +4,14 @@
 // schema that is not current is not an error: the gate re-checks it every
 // SCHEMA_POLL_MS until `npm run migrate` has run, so the service turns ready
 // without a restart. Until then the API answers 503 and /readyz says what is missing.
+// A database a newer release migrated past this build (src/db/schema-guard.ts) fails
+// the start; found later by /readyz, it stops the process (src/db/version-guard.ts).
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { pendingMigrations } from './db/migrate.ts';
 import type { Pool } from './db/pool.ts';
+import { checkSchemaServesThisBuild, schemaNeedsNewerBuild } from './db/schema-guard.ts';
+import { reportVersionMismatch } from './db/version-guard.ts';
 import { bossInstalled, startBoss } from './pgboss/boss.ts';
 
 const SCHEMA_POLL_MS = 1000;
@@ -44,6 +48,8 @@ export interface GateOptions {
 }
 
 async function schemaProblem(pool: Pool): Promise<string | undefined> {
+  const newer = await schemaNeedsNewerBuild(pool);
+  if (newer) return newer;
   const pending = await pendingMigrations(pool);
   if (pending.length) return `pending migrations: ${pending.join(', ')}; run npm run migrate`;
   if (!(await bossInstalled(pool))) return 'pg-boss schema is not installed; run npm run migrate';
@@ -108,6 +114,8 @@ export async function openReadinessGate(o: GateOptions): Promise<ReadinessGate> 
     }, o.pollMs ?? SCHEMA_POLL_MS);
   };
 
+  // A database a newer release migrated past this build: refuse to start (exit 1).
+  await checkSchemaServesThisBuild(o.pool);
   if (o.migrateOnStart) {
     const applied = await o.runMigrations();
     if (applied.length) o.logger.info({ applied }, 'applied migrations');
@@ -131,7 +139,13 @@ export async function openReadinessGate(o: GateOptions): Promise<ReadinessGate> 
       return boss;
     },
     // Ready only once pg-boss runs too: the schema may be current a poll tick before that.
-    problem: async () => (state === 'ready' ? undefined : ((await schemaProblem(o.pool)) ?? 'schema is current; the queue is starting')),
+    // Once ready, a newer release may still migrate past this build: it then stops (exit 1).
+    problem: async () => {
+      if (state !== 'ready') return (await schemaProblem(o.pool)) ?? 'schema is current; the queue is starting';
+      const newer = await schemaNeedsNewerBuild(o.pool);
+      if (newer) reportVersionMismatch(newer);
+      return newer;
+    },
     async cancel() {
       if (state === 'waiting') {
         state = 'cancelled';

@@ -3,7 +3,7 @@
 // Only 5xx are logged, with the stack; responses never carry a stack.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DB_CONFLICT_CODES, QUERY_DEADLINE_ERROR } from '../db/pool.ts';
-import { isPgbossVersionError, reportIfPgbossVersionError } from '../pgboss/version-guard.ts';
+import { isPgbossVersionError, isSchemaVersionError, reportIfVersionError } from '../db/version-guard.ts';
 import { type FieldError, HttpError } from './problem.ts';
 
 // PostgreSQL / node-postgres failures that mean "the database is not there or too slow":
@@ -72,6 +72,12 @@ export function toHttpError(err: any): HttpError {
     return new HttpError(err.status, 'malformed_body', 'request body could not be read');
   if (isPgbossVersionError(err))
     return new HttpError(503, 'pgboss_version_mismatch', 'a newer pg-boss migrated the database; this replica no longer writes');
+  if (isSchemaVersionError(err))
+    return new HttpError(
+      503,
+      'schema_version_mismatch',
+      'a newer release migrated the database past this build; this replica no longer writes',
+    );
   if (DB_TIMEOUT_CODES.has(err?.code)) return new HttpError(503, 'database_timeout', 'the database did not answer in time');
   if (DB_CONFLICT_CODES.has(err?.code)) return new HttpError(503, 'database_conflict', 'the request collided with another; send it again');
   if (isDbUnavailable(err)) return new HttpError(503, 'database_unavailable', 'the database is unavailable');
@@ -82,7 +88,7 @@ export function toHttpError(err: any): HttpError {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const problem = toHttpError(err);
-  reportIfPgbossVersionError(err);
+  reportIfVersionError(err);
   if (problem.status >= 500) req.log?.error({ err }, 'request failed');
   if (res.headersSent) return;
   if (problem.status === 503) res.setHeader('Retry-After', '1');

@@ -6,7 +6,7 @@
 // its API, its dashboard) is adopted by the leader's adoption pass (adoption.ts),
 // on its own schedule, so a slow or failing adoption never holds up the reaper.
 import type { Queryable } from '../db/pool.ts';
-import { bossFollow, bossSchemaIsSupported } from '../pgboss/mirror.ts';
+import { bossFollow, schemasServeThisReplica } from '../pgboss/mirror.ts';
 import type { JobEvents } from './events.ts';
 import { willRetry } from './settle-store.ts';
 
@@ -51,7 +51,7 @@ a AS (
   FROM j WHERE t.job_id = j.id AND t.lease_token = j.lease_token
 ),
 b AS (${bossFollow('j', { fenced: false, output: '$2::jsonb' })})
-SELECT task_type, model_profile, status FROM j WHERE ${bossSchemaIsSupported()}`;
+SELECT task_type, model_profile, status FROM j WHERE ${schemasServeThisReplica()}`;
 
 export interface ReapedJob {
   task_type: string;

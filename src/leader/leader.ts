@@ -15,7 +15,7 @@
 // connection on their own as well, which also frees the lock for the next leader.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { reportIfPgbossVersionError } from '../pgboss/version-guard.ts';
+import { reportIfVersionError } from '../db/version-guard.ts';
 
 const LEADER_LOCK_KEY = 4_242_002;
 export const LOCK_CHECK_INTERVAL_MS = 5000;
@@ -167,7 +167,7 @@ export class Leader {
         await task.run();
       } catch (err) {
         this.logger.warn({ err, task: task.name }, 'periodic task failed');
-        reportIfPgbossVersionError(err);
+        reportIfVersionError(err);
       } finally {
         running = false;
       }

@@ -11,6 +11,8 @@
 // Rows carry keep_until = 'infinity' and deletion_seconds = 0, so pg-boss never
 // deletes a job our table still holds; only the retention purge deletes, from both.
 
+import { schemaServesThisBuild } from '../db/schema-guard.ts';
+
 export const PGBOSS_SCHEMA = 'pgboss';
 /** The pg-boss job table, schema-qualified. */
 export const BOSS_JOB = `${PGBOSS_SCHEMA}.job`;
@@ -20,8 +22,6 @@ export const BOSS_JOB = `${PGBOSS_SCHEMA}.job`;
  * (see src/pgboss/README.md), never by a lock-file refresh.
  */
 export const SUPPORTED_PGBOSS = { version: '12.35.0', schema: 43 };
-/** SQLSTATE raised when the database's pg-boss schema is not SUPPORTED_PGBOSS.schema (migration 008). */
-export const PGBOSS_VERSION_SQLSTATE = 'AIV01';
 
 /** pg-boss's expiry, counted from started_on: the maximum, a backstop far beyond any lease. */
 export const BACKSTOP_EXPIRE_SECONDS = 86_400;
@@ -73,17 +73,21 @@ export function bossHoldsAttempt(j: string): string {
 /**
  * SQL (a WHERE term of a statement's final SELECT): aborts the whole statement
  * unless the pg-boss CTE changed exactly as many rows as the jobs CTE did, and
- * unless the database's pg-boss schema is still the one this code writes (a newer
- * replica may have migrated it: SQLSTATE PGBOSS_VERSION_SQLSTATE). Both CTEs must
+ * unless both schemas still serve this replica (schemasServeThisReplica). Both CTEs must
  * RETURN one row per changed row. Each term is an uncorrelated subquery, run once.
  */
 export function bothStoresMoved(bossCte: string, jobsCte: string, what: string): string {
-  return `${bossSchemaIsSupported()} AND ai_assert((SELECT count(*) FROM ${bossCte}) = (SELECT count(*) FROM ${jobsCte}), 'pg-boss rows did not follow jobs: ${what}')`;
+  return `${schemasServeThisReplica()} AND ai_assert((SELECT count(*) FROM ${bossCte}) = (SELECT count(*) FROM ${jobsCte}), 'pg-boss rows did not follow jobs: ${what}')`;
 }
 
-/** SQL (a boolean term): true, or raises SQLSTATE PGBOSS_VERSION_SQLSTATE naming both versions. */
-export function bossSchemaIsSupported(): string {
-  return `(SELECT ai_pgboss_schema_is(${SUPPORTED_PGBOSS.schema}, '${SUPPORTED_PGBOSS.version}'))`;
+/**
+ * SQL (a boolean term) every statement that writes both stores carries: true, or raises
+ * naming both versions when a newer release migrated the database under this replica,
+ * pg-boss's schema (SQLSTATE AIV01, migration 008) or ours (AIV02, src/db/schema-guard.ts).
+ * The version guards' running half: src/db/version-guard.ts.
+ */
+export function schemasServeThisReplica(): string {
+  return `(SELECT ai_pgboss_schema_is(${SUPPORTED_PGBOSS.schema}, '${SUPPORTED_PGBOSS.version}')) AND ${schemaServesThisBuild()}`;
 }
 
 /** The pg-boss row written for a new job: the columns pg-boss's own insert() sets for a standard queue. */

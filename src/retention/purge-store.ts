@@ -16,7 +16,7 @@
 // The status is a literal in each statement (never a parameter) so the planner can
 // always prove the partial index predicate, even for a cached generic plan.
 import type { Queryable } from '../db/pool.ts';
-import { bossDelete, bossDeleteIds, bossSchemaIsSupported } from '../pgboss/mirror.ts';
+import { bossDelete, bossDeleteIds, schemasServeThisReplica } from '../pgboss/mirror.ts';
 import { WEBHOOK_QUEUE } from '../webhooks/store.ts';
 
 export const PURGEABLE_STATUSES = ['completed', 'failed', 'cancelled'] as const;
@@ -53,7 +53,7 @@ gone AS (
 )
 SELECT queue, count(*) AS n, (SELECT count(*) FROM boss) AS boss_rows,
        (SELECT max(finished_at)::text FROM gone) AS cursor
-FROM gone WHERE ${bossSchemaIsSupported()} GROUP BY queue`;
+FROM gone WHERE ${schemasServeThisReplica()} GROUP BY queue`;
 }
 
 const PURGE = Object.fromEntries(PURGEABLE_STATUSES.map((s) => [s, purgeSql(s)])) as Record<PurgeableStatus, string>;
