@@ -15,7 +15,9 @@ export interface JobEvent {
   owner_ref: string;
 }
 
-const COLUMNS = `e.id::text AS id, e.job_id, e.kind, e.data, j.owner_service, j.owner_ref`;
+// A status event stores what changed (migration 017): the job's fixed fields come from its row.
+const COLUMNS = `e.id::text AS id, e.job_id, e.kind,
+  CASE WHEN e.kind = 'status' THEN job_fixed_json(j) || e.data ELSE e.data END AS data, j.owner_service, j.owner_ref`;
 
 /** A stream's scope: one job, or every job of one owner_ref. */
 export type StreamScope = { jobId: string } | { owner_service: string; owner_ref: string };

@@ -65,6 +65,34 @@ describe('job event streams', () => {
     expect(stream.events[0].data).to.not.have.property('input');
   });
 
+  it('stores a status event as what changed, and streams it as the whole job without input', async () => {
+    const api = client(a.api);
+    const job = await api.create(jobBody({ model_profile: 'events-compact', idempotency_key: 'compact-1' }));
+    const summary = async () => (await a.sql.query(`SELECT job_summary_json(j) AS s FROM jobs j WHERE id = $1::uuid`, [job.id])).rows[0].s;
+    const pending = await summary();
+    const stream = await open(a, `/api/v1/jobs/${job.id}/events`);
+    const [first] = await stream.waitForCount(1);
+    expect(first.data).to.deep.equal(pending);
+    expect(first.data).to.include({ id: job.id, owner_ref: job.owner_ref, idempotency_key: 'compact-1', status: 'pending' });
+    // migration 017: the row holds only the fields that change over the job's life
+    const { rows } = await a.sql.query(`SELECT data FROM job_events WHERE job_id = $1::uuid AND kind = 'status'`, [job.id]);
+    expect(Object.keys(rows[0].data).sort()).to.deep.equal(
+      ['attempts', 'deferrals', 'error', 'finished_at', 'lease_expires_at', 'max_attempts', 'result', 'run_after']
+        .concat(['started_at', 'status', 'updated_at', 'worker_id'])
+        .sort(),
+    );
+    // An event stored whole (before migration 017) streams the same on a resume.
+    const { rows: old } = await a.sql.query(
+      `INSERT INTO job_events (job_id, kind, data) SELECT id, 'status', job_summary_json(j) FROM jobs j WHERE id = $1::uuid
+       RETURNING id::text`,
+      [job.id],
+    );
+    const resumed = await open(a, `/api/v1/jobs/${job.id}/events`, { 'last-event-id': first.id! });
+    const [replayed] = await resumed.waitForCount(1);
+    expect(replayed.id).to.equal(old[0].id);
+    expect(replayed.data).to.deep.equal(pending);
+  });
+
   it('resumes from Last-Event-ID after a dropped connection without losing a status change', async () => {
     const api = client(a.api);
     const profile = 'events-resume';

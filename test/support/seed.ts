@@ -107,7 +107,7 @@ b AS (${insertBossRows('j')}),
 -- before the trigger's event of the last status (it fires after the statement): ids in order
 e AS (
   INSERT INTO job_events (job_id, kind, data, created_at)
-  SELECT j.id, 'status', jsonb_set(job_summary_json(j::jobs), '{status}', to_jsonb(s.status)), j.created_at
+  SELECT j.id, 'status', jsonb_set(job_status_json(j::jobs), '{status}', to_jsonb(s.status)), j.created_at
   FROM j CROSS JOIN (VALUES (1, 'pending'), (2, 'running')) AS s (n, status)
   WHERE $18::boolean AND s.status <> j.status AND (s.status = 'pending' OR j.attempts > 0)
   ORDER BY j.id, s.n
