@@ -3,23 +3,14 @@
 // that refuses to start, and a replica already running writes nothing more (503, exit 1),
 // while additive migrations of a newer release leave older replicas serving.
 import { expect } from 'chai';
-import pg from 'pg';
 import { BUILD_SCHEMA } from '../../src/db/schema-guard.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { withClient } from '../support/postgres.ts';
 import { startServiceProcess } from '../support/service-process.ts';
 import { jobBody, useService } from '../support/service.ts';
+import { createAfterMigration } from '../support/version-guard.ts';
 
 const NEWER = BUILD_SCHEMA + 1;
-
-async function onDatabase(url: string, sql: string, values: unknown[] = []): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql, values);
-  } finally {
-    await c.end();
-  }
-}
 
 describe('our schema version guard', () => {
   describe('in process', () => {
@@ -69,7 +60,7 @@ describe('our schema version guard', () => {
   it('refuses to start against a database that needs a newer build: exit 1, one line naming both', async function () {
     this.timeout(90_000);
     const databaseUrl = await createTestDatabase();
-    await onDatabase(databaseUrl, 'UPDATE schema_compat SET oldest_build = $1', [NEWER]);
+    await withClient(databaseUrl, (c) => c.query('UPDATE schema_compat SET oldest_build = $1', [NEWER]));
     const err = await startServiceProcess({ databaseUrl, output: 'capture' }).then(
       () => undefined,
       (e: Error) => e,
@@ -82,23 +73,10 @@ describe('our schema version guard', () => {
 
   it('makes a running replica exit 1 with one line naming both once the floor passes it', async function () {
     this.timeout(90_000);
-    const databaseUrl = await createTestDatabase();
-    const service = await startServiceProcess({ databaseUrl, output: 'capture' });
-    try {
-      await onDatabase(databaseUrl, 'UPDATE schema_compat SET oldest_build = $1', [NEWER]);
-      const res = await fetch(`${service.url}/api/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(jobBody()),
-      });
-      expect(res.status).to.equal(503);
-      expect(await service.exited).to.equal(1);
-      const fatal = service.output.filter(
-        (l) => l.includes(`migration ${NEWER} or newer`) && l.includes(`newest migration is ${BUILD_SCHEMA}`),
-      );
-      expect(fatal).to.have.length.greaterThan(0);
-    } finally {
-      await service.stop();
-    }
+    const { status, exitCode, output } = await createAfterMigration('UPDATE schema_compat SET oldest_build = $1', [NEWER]);
+    expect(status).to.equal(503);
+    expect(exitCode).to.equal(1);
+    const fatal = output.filter((l) => l.includes(`migration ${NEWER} or newer`) && l.includes(`newest migration is ${BUILD_SCHEMA}`));
+    expect(fatal).to.have.length.greaterThan(0);
   });
 });

@@ -4,9 +4,8 @@
 // AIV01, the API answers 503, and the process exits 1 with one line naming both versions.
 import { expect } from 'chai';
 import { SUPPORTED_PGBOSS } from '../../src/pgboss/mirror.ts';
-import { createTestDatabase } from '../support/database.ts';
-import { startServiceProcess } from '../support/service-process.ts';
 import { jobBody, useService } from '../support/service.ts';
+import { createAfterMigration } from '../support/version-guard.ts';
 
 const NEWER = SUPPORTED_PGBOSS.schema + 1;
 
@@ -36,28 +35,11 @@ describe('pg-boss version guard while running', () => {
 
   it('makes the process exit 1 with one line naming both versions', async function () {
     this.timeout(90_000);
-    const databaseUrl = await createTestDatabase();
-    const service = await startServiceProcess({ databaseUrl, output: 'capture' });
-    try {
-      const pg = await import('pg');
-      const c = new pg.default.Client({ connectionString: databaseUrl });
-      await c.connect();
-      await c.query('UPDATE pgboss.version SET version = $1', [NEWER]);
-      await c.end();
-      const res = await fetch(`${service.url}/api/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(jobBody()),
-      });
-      expect(res.status).to.equal(503);
-      expect(await service.exited).to.equal(1);
-      const fatal = service.output.filter(
-        (l) => l.includes(`schema is version ${NEWER}`) && l.includes(`writes version ${SUPPORTED_PGBOSS.schema}`),
-      );
-      expect(fatal).to.have.length.greaterThan(0);
-      expect(fatal[0]).to.include(`pg-boss ${SUPPORTED_PGBOSS.version}`);
-    } finally {
-      await service.stop();
-    }
+    const { status, exitCode, output } = await createAfterMigration('UPDATE pgboss.version SET version = $1', [NEWER]);
+    expect(status).to.equal(503);
+    expect(exitCode).to.equal(1);
+    const fatal = output.filter((l) => l.includes(`schema is version ${NEWER}`) && l.includes(`writes version ${SUPPORTED_PGBOSS.schema}`));
+    expect(fatal).to.have.length.greaterThan(0);
+    expect(fatal[0]).to.include(`pg-boss ${SUPPORTED_PGBOSS.version}`);
   });
 });
