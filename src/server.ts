@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { ListenConnection } from './db/listen.ts';
-import { createPool, type Pool } from './db/pool.ts';
+import { createPool, type Pool, SERVICE_APPLICATION_NAME } from './db/pool.ts';
 import { createApp } from './http/app.ts';
 import { apiWhenReady, healthRoutes, type Readiness } from './http/health.ts';
 import { closeHttp, listenHttp, serverUrl } from './http/listen.ts';
@@ -62,7 +62,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
   const auth = createAccessControl(config, logger);
   const database = await openDatabase(config.db, logger);
   // DATABASE_URL may be a transaction-mode pooler when DATABASE_DIRECT_URL names a direct connection.
-  const pool = createPool(database.url, config.db, 'ai-service', {
+  const pool = createPool(database.url, config.db, SERVICE_APPLICATION_NAME, {
     pooled: config.db.directUrl !== undefined,
     preparedStatements: config.db.preparedStatements,
   });

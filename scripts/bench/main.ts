@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { SERVICE_APPLICATION_NAME } from '../../src/db/pool.ts';
 import { findViolations } from '../check-consistency.ts';
 import { BaselineDriver } from './baseline-driver.ts';
 import { cpuSnapshot } from './cpu.ts';
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
   // The seeders write both stores in one statement, as the service does: under the service's
   // application_name, so pg-boss's watch triggers (migration 004) do not note every seeded row
   // for the leader's adoption pass to work through while the bench measures.
-  const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4, application_name: 'ai-service' });
+  const serviceSql = new pg.Pool({ connectionString: dbs.serviceUrl, max: 4, application_name: SERVICE_APPLICATION_NAME });
   const baselineSql = new pg.Pool({ connectionString: dbs.baselineUrl, max: 4 });
   cleanups.push(
     () => serviceSql.end(),

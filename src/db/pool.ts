@@ -53,10 +53,17 @@ export interface PoolOptions {
   preparedStatements?: boolean;
 }
 
+/**
+ * The application_name the service's own connections carry. pg-boss's watch triggers
+ * (migration 004) skip changes made under it, so only changes made through pg-boss's
+ * tooling are noted for adoption: a connection writing both stores must use it.
+ */
+export const SERVICE_APPLICATION_NAME = 'ai-service';
+
 export function createPool(
   connectionString: string,
   config: Pick<DbConfig, 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>,
-  applicationName = 'ai-service',
+  applicationName = SERVICE_APPLICATION_NAME,
   { pooled = false, preparedStatements = true }: PoolOptions = {},
 ): Pool {
   const pool = new pg.Pool({

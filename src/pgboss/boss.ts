@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import type { Queryable } from '../db/pool.ts';
+import { type Queryable, SERVICE_APPLICATION_NAME } from '../db/pool.ts';
 import { unavailable } from '../http/problem.ts';
 import { BACKSTOP_EXPIRE_SECONDS, PGBOSS_SCHEMA, SUPPORTED_PGBOSS } from './mirror.ts';
 
@@ -70,7 +70,11 @@ export async function checkPgbossVersion(db: Queryable): Promise<void> {
 }
 
 export async function startBoss(connectionString: string, logger: Logger, opts: BossOptions): Promise<PgBoss> {
-  const client = new pg.Client({ connectionString, application_name: 'ai-service', connectionTimeoutMillis: opts.connectTimeoutMs });
+  const client = new pg.Client({
+    connectionString,
+    application_name: SERVICE_APPLICATION_NAME,
+    connectionTimeoutMillis: opts.connectTimeoutMs,
+  });
   await client.connect();
   try {
     await checkPgbossVersion(client);

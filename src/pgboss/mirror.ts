@@ -87,7 +87,7 @@ export function bothStoresMoved(bossCte: string, jobsCte: string, what: string):
  * The version guards' running half: src/db/version-guard.ts.
  */
 export function schemasServeThisReplica(): string {
-  return `(SELECT ai_pgboss_schema_is(${SUPPORTED_PGBOSS.schema}, '${SUPPORTED_PGBOSS.version}')) AND ${schemaServesThisBuild()}`;
+  return `((SELECT ai_pgboss_schema_is(${SUPPORTED_PGBOSS.schema}, '${SUPPORTED_PGBOSS.version}')) AND ${schemaServesThisBuild()})`;
 }
 
 /** The pg-boss row written for a new job: the columns pg-boss's own insert() sets for a standard queue. */

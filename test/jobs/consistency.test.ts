@@ -2,6 +2,7 @@
 // pgboss.job and job_attempts, and `npm run check:consistency` exits 1 on any.
 import { expect } from 'chai';
 import type pg from 'pg';
+import { SERVICE_APPLICATION_NAME } from '../../src/db/pool.ts';
 import { findViolations } from '../../scripts/check-consistency.ts';
 import { runConsistencyCli } from '../support/consistency.ts';
 import { jobBody, useService } from '../support/service.ts';
@@ -134,9 +135,9 @@ describe('consistency check', () => {
     // leader's adoption of changes made through pg-boss does not repair it first.
     const asService = (state: string) =>
       t.sql.query(
-        `WITH n AS (SELECT set_config('application_name', 'ai-service', true))
+        `WITH n AS (SELECT set_config('application_name', $3::text, true))
          UPDATE pgboss.job SET state = $2::pgboss.job_state FROM n WHERE id = $1::uuid`,
-        [ids.pending, state],
+        [ids.pending, state, SERVICE_APPLICATION_NAME],
       );
     await asService('cancelled');
     try {

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
-import { withTransaction } from '../../src/db/pool.ts';
+import { SERVICE_APPLICATION_NAME, withTransaction } from '../../src/db/pool.ts';
 import { seedJobs } from '../support/seed.ts';
 import { client, jobBody, setup, type TestService } from '../support/service.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -48,7 +48,7 @@ describe('npm run purge', function () {
     const q = { queues: [{ task_type: 'call_analysis', model_profile: PROFILE }] };
     // seeded as the service writes, so pg-boss's watch triggers note none of it (notedChanges below)
     await withTransaction(t.sql, async (c) => {
-      await c.query(`SET LOCAL application_name = 'ai-service'`);
+      await c.query(`SELECT set_config('application_name', $1::text, true)`, [SERVICE_APPLICATION_NAME]);
       await seedJobs(c, { ...q, status: 'completed', count: BACKLOG, ageSeconds: 3 * 86_400 });
       await seedJobs(c, { ...q, status: 'failed', count: 10, ageSeconds: 3 * 86_400 });
       await seedJobs(c, { ...q, status: 'completed', count: 5, ageSeconds: 3600 });
