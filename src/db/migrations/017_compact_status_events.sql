@@ -1,6 +1,6 @@
 -- Compact status events. A status event (migration 007) stored the whole job without its
--- input: about 900 bytes, three for every job run through the API, so two thirds of a
--- finished job's disk and most of the pages the retention purge dirties. Half of that
+-- input: about 900 bytes, three for every job run through the API, so 58% of a finished
+-- job's disk and most of the pages the retention purge dirties. Half of that
 -- snapshot never changes over a job's life (its id, owner, queue, keys, priority,
 -- creation, callback). A status event now stores only the fields that do change
 -- (job_status_json); readers put the fixed ones back from the job row,
