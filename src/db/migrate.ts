@@ -3,6 +3,7 @@
 // and recorded in schema_migrations. A session advisory lock serialises replicas
 // that start at once: the second waits, then finds nothing left to do.
 // pg-boss installs and migrates its own schema (`pgboss`) in pgboss/boss.ts.
+import { readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from './pool.ts';
@@ -17,11 +18,20 @@ interface Migration {
   sql: string;
 }
 
+/** A migration file is `NNN_name.sql`; its version is NNN. */
+const isMigrationFile = (name: string) => /^\d+_.*\.sql$/.test(name);
+const versionOf = (name: string) => Number.parseInt(name, 10);
+
+/** The newest migration this build carries (read once, at start: the schema guard's build number). */
+export function newestMigrationVersion(): number {
+  return Math.max(...readdirSync(MIGRATIONS_DIR).filter(isMigrationFile).map(versionOf));
+}
+
 export async function loadMigrations(): Promise<Migration[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  const files = (await readdir(MIGRATIONS_DIR)).filter(isMigrationFile).sort();
   return Promise.all(
     files.map(async (name) => ({
-      version: Number.parseInt(name, 10),
+      version: versionOf(name),
       name,
       sql: await readFile(path.join(MIGRATIONS_DIR, name), 'utf8'),
     })),

@@ -5,16 +5,12 @@
 // writes both stores checks it (schemaServesThisBuild, in mirror.ts's guard term) and
 // /readyz does too, so a replica older than the database writes nothing more
 // (SQLSTATE SCHEMA_VERSION_SQLSTATE: 503, then exit 1 via version-guard.ts).
-import { readdirSync } from 'node:fs';
+import { newestMigrationVersion } from './migrate.ts';
 import type { Queryable } from './pool.ts';
 import { isSchemaVersionError } from './version-guard.ts';
 
 /** The newest migration this build carries (src/db/migrations/NNN_*.sql). */
-export const BUILD_SCHEMA = Math.max(
-  ...readdirSync(new URL('./migrations/', import.meta.url))
-    .filter((f) => /^\d+_.*\.sql$/.test(f))
-    .map((f) => Number.parseInt(f, 10)),
-);
+export const BUILD_SCHEMA = newestMigrationVersion();
 
 /** SQL (a boolean term): true, or raises SQLSTATE SCHEMA_VERSION_SQLSTATE naming both numbers. */
 export function schemaServesThisBuild(): string {
